@@ -1,0 +1,40 @@
+# serin developer commands. `make demo` and `make test` are all a fresh
+# machine needs (with the prerequisites that .ci/run installs).
+.PHONY: all build test test-unit test-e2e lint fmt demo cluster-up cluster-down cluster-status clean
+
+all: build
+
+build:
+	cargo build --workspace
+
+## Everything CI runs: lints, unit tests, then e2e tests on the local control plane.
+test: lint test-unit test-e2e
+
+test-unit:
+	cargo test --workspace --lib --bins --tests --exclude serin-e2e
+
+test-e2e:
+	e2e/run.sh
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+## Starts the local environment (control plane, fake nodes, Prometheus) and serin.
+demo:
+	e2e/demo.sh
+
+cluster-up:
+	e2e/cluster.sh up
+
+cluster-down:
+	e2e/cluster.sh down
+
+cluster-status:
+	e2e/cluster.sh status
+
+clean:
+	cargo clean

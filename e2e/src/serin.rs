@@ -1,0 +1,61 @@
+//! Runs the serin binary under test as a child process whose log is part
+//! of the failure dump.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::process::{Child, Command};
+
+use crate::{TestContext, env, wait};
+
+pub struct SerinProcess {
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl SerinProcess {
+    /// Starts `serin <args>` with the test's KUBECONFIG, logging to a file.
+    pub fn start(ctx: &TestContext, args: &[&str]) -> anyhow::Result<Self> {
+        let log = std::env::temp_dir().join(format!("serin-{}-{}.log", ctx.namespace, env::unique_suffix()));
+        let file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let child = Command::new(env::serin_bin())
+            .args(args)
+            .env("KUBECONFIG", env::kubeconfig())
+            .stdin(Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file)
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting serin")?;
+        ctx.register_log(log.clone());
+        Ok(Self { child, log })
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until a line of the log contains every one of `needles`.
+    pub async fn wait_for_log(&self, needles: &[&str], timeout: Duration) -> anyhow::Result<String> {
+        let what = format!("a serin log line containing {needles:?}");
+        wait::poll_until(&what, timeout, Duration::from_millis(100), || async {
+            Ok(self.log_text().lines().find(|l| needles.iter().all(|n| l.contains(n))).map(str::to_string))
+        })
+        .await
+    }
+
+    /// Sends SIGTERM and returns the exit status, failing if it does not stop in time.
+    pub async fn terminate(mut self, timeout: Duration) -> anyhow::Result<std::process::ExitStatus> {
+        let pid = self.child.id().context("serin already exited")?;
+        let status = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status()?;
+        if !status.success() {
+            bail!("kill -TERM {pid} failed");
+        }
+        tokio::time::timeout(timeout, self.child.wait())
+            .await
+            .with_context(|| format!("serin did not exit within {timeout:?} of SIGTERM"))?
+            .context("waiting for serin")
+    }
+}

@@ -1,0 +1,79 @@
+//! Command-line interface of the `serin` binary.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "serin", version, about = "Progressive delivery controller for Kubernetes")]
+pub struct Cli {
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the controller against the cluster from KUBECONFIG or the in-cluster config.
+    Controller(ControllerArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ControllerArgs {
+    /// Connect, log the API server version and exit instead of running until stopped.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
+    /// Log filter in tracing's EnvFilter syntax, e.g. `info` or `serin=debug,kube=info`.
+    #[arg(long, global = true, env = "SERIN_LOG", default_value = "info")]
+    pub log_level: String,
+    /// Log line format.
+    #[arg(long, global = true, env = "SERIN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn version_flag_prints_crate_version() {
+        let err = Cli::try_parse_from(["serin", "--version"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::DisplayVersion);
+        assert_eq!(err.to_string().trim(), format!("serin {}", env!("CARGO_PKG_VERSION")));
+    }
+
+    #[test]
+    fn controller_subcommand_takes_global_log_flags() {
+        let cli = Cli::try_parse_from(["serin", "controller", "--log-format", "json", "--log-level", "debug"])
+            .expect("valid arguments");
+        assert!(matches!(cli.command, Command::Controller(ControllerArgs { check: false })));
+        assert_eq!(cli.log.log_format, LogFormat::Json);
+        assert_eq!(cli.log.log_level, "debug");
+    }
+
+    #[test]
+    fn unknown_log_format_is_rejected() {
+        let err = Cli::try_parse_from(["serin", "--log-format", "xml", "controller"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue);
+    }
+
+    #[test]
+    fn a_subcommand_is_required() {
+        assert!(Cli::try_parse_from(["serin"]).is_err());
+    }
+}
