@@ -14,6 +14,7 @@ test-unit:
 	cargo test --workspace --lib --bins --tests --exclude serin-e2e
 
 test-e2e:
+	e2e/cluster-lifecycle-test.sh
 	e2e/run.sh
 
 lint:

@@ -210,6 +210,13 @@ cmd_up() {
   log "up in $(( $(date +%s) - t0 ))s; run: eval \"\$($0 env)\""
 }
 
+# gone PID TENTHS: waits up to TENTHS/10 s for PID to exit.
+gone() {
+  local _
+  for (( _ = 0; _ < $2; _++ )); do [[ -d /proc/$1 ]] || return 0; sleep 0.1; done
+  [[ ! -d /proc/$1 ]]
+}
+
 cmd_down() {
   local c pid i
   # Reverse start order, so nothing logs errors about a dependency vanishing first.
@@ -217,8 +224,7 @@ cmd_down() {
     c=${COMPONENTS[i]}
     pid=$(running "$c") || continue
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do [[ -d /proc/$pid ]] || break; sleep 0.1; done
-    [[ -d /proc/$pid ]] && kill -KILL "$pid" 2>/dev/null || true
+    gone "$pid" 50 || { kill -KILL "$pid" 2>/dev/null || true; gone "$pid" 50 || log "warning: $c (pid $pid) survived SIGKILL"; }
     log "stopped $c (pid $pid)"
   done
   rm -rf "$DIR"
