@@ -15,6 +15,15 @@ pub struct Cli {
 pub enum Command {
     /// Run the controller against the cluster from KUBECONFIG or the in-cluster config.
     Controller(ControllerArgs),
+    /// Print the CustomResourceDefinitions generated from serin's types.
+    Crd(CrdArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CrdArgs {
+    /// Write one file per CRD into this directory instead of printing them.
+    #[arg(long)]
+    pub out_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,6 +1,8 @@
 //! serin: a progressive-delivery controller for Kubernetes.
 
+pub mod api;
 pub mod cli;
 pub mod controller;
+pub mod crdgen;
 pub mod error;
 pub mod telemetry;

@@ -12,11 +12,26 @@ async fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Controller(args) => serin::controller::run(args).await,
+        Command::Crd(args) => return crd(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %serin::error::chain(&err), "serin stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn crd(args: serin::cli::CrdArgs) -> ExitCode {
+    let result = match args.out_dir {
+        Some(dir) => serin::crdgen::write(&dir).map_err(|e| e.to_string()),
+        None => serin::crdgen::all_yaml().map(|yaml| print!("{yaml}")).map_err(|e| e.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("serin crd: {err}");
             ExitCode::FAILURE
         }
     }
