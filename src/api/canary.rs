@@ -25,6 +25,7 @@ pub struct CanarySpec {
     /// Traffic provider for this Canary: `gatewayapi`, `gatewayapi:v1`, `kubernetes`, `linkerd`, `istio`,
     /// `smi:v1alpha1`..`smi:v1alpha3`, ... Defaults to the controller's `--provider`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
     #[x_kube(validation = Rule::new("self.matches('^(gatewayapi(:v1|:v1beta1)?|kubernetes|linkerd|istio|smi(:v1alpha[123])?(:[a-z0-9-]+)?|nginx|contour|gloo|traefik|skipper|apisix|kuma|osm|appmesh(:v1beta2)?|knative)$')").message("unknown provider: use gatewayapi, kubernetes, linkerd, istio or smi:v1alpha1..3"))]
     pub provider: Option<String>,
 

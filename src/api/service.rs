@@ -93,9 +93,11 @@ pub struct ParentRef {
 }
 
 /// One way to match a string; exactly one field is set.
-#[derive(KubeSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+// minProperties/maxProperties instead of a CEL rule: the match lists and maps
+// it sits in would push the schema past the API server's CEL cost budget.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("[has(self.exact), has(self.prefix), has(self.suffix), has(self.regex)].filter(x, x).size() == 1").message("a string match sets exactly one of exact, prefix, suffix, regex"))]
+#[schemars(extend("minProperties" = 1, "maxProperties" = 1))]
 pub struct StringMatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exact: Option<String>,
@@ -108,7 +110,7 @@ pub struct StringMatch {
 }
 
 /// A request match in Istio's HTTPMatchRequest shape, as Flagger accepts it.
-#[derive(KubeSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HttpMatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
