@@ -3,7 +3,11 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "serin", version, about = "Progressive delivery controller for Kubernetes")]
+#[command(
+    name = "serin",
+    version,
+    about = "Progressive delivery controller for Kubernetes"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub log: LogArgs,
@@ -63,14 +67,27 @@ mod tests {
     fn version_flag_prints_crate_version() {
         let err = Cli::try_parse_from(["serin", "--version"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::DisplayVersion);
-        assert_eq!(err.to_string().trim(), format!("serin {}", env!("CARGO_PKG_VERSION")));
+        assert_eq!(
+            err.to_string().trim(),
+            format!("serin {}", env!("CARGO_PKG_VERSION"))
+        );
     }
 
     #[test]
     fn controller_subcommand_takes_global_log_flags() {
-        let cli = Cli::try_parse_from(["serin", "controller", "--log-format", "json", "--log-level", "debug"])
-            .expect("valid arguments");
-        assert!(matches!(cli.command, Command::Controller(ControllerArgs { check: false })));
+        let cli = Cli::try_parse_from([
+            "serin",
+            "controller",
+            "--log-format",
+            "json",
+            "--log-level",
+            "debug",
+        ])
+        .expect("valid arguments");
+        assert!(matches!(
+            cli.command,
+            Command::Controller(ControllerArgs { check: false })
+        ));
         assert_eq!(cli.log.log_format, LogFormat::Json);
         assert_eq!(cli.log.log_level, "debug");
     }

@@ -26,7 +26,10 @@ pub async fn connect() -> Result<Client, Error> {
     let info = client
         .apiserver_version()
         .await
-        .map_err(|source| Error::ApiServerUnreachable { url: url.clone(), source })?;
+        .map_err(|source| Error::ApiServerUnreachable {
+            url: url.clone(),
+            source,
+        })?;
     tracing::info!(
         server_version = %info.git_version,
         platform = %info.platform,

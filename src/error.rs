@@ -46,6 +46,9 @@ mod tests {
     fn chain_lists_every_source_outermost_first() {
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
         let err = Error::Signal(io);
-        assert_eq!(chain(&err), "could not wait for a shutdown signal: connection refused");
+        assert_eq!(
+            chain(&err),
+            "could not wait for a shutdown signal: connection refused"
+        );
     }
 }

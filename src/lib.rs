@@ -5,4 +5,5 @@ pub mod cli;
 pub mod controller;
 pub mod crdgen;
 pub mod error;
+pub mod rollout;
 pub mod telemetry;

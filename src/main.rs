@@ -26,7 +26,9 @@ async fn main() -> ExitCode {
 fn crd(args: serin::cli::CrdArgs) -> ExitCode {
     let result = match args.out_dir {
         Some(dir) => serin::crdgen::write(&dir).map_err(|e| e.to_string()),
-        None => serin::crdgen::all_yaml().map(|yaml| print!("{yaml}")).map_err(|e| e.to_string()),
+        None => serin::crdgen::all_yaml()
+            .map(|yaml| print!("{yaml}"))
+            .map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -45,11 +45,16 @@ async fn objects(ctx: &TestContext, out: &mut String) {
     };
     for group in discovery.groups() {
         for (resource, caps) in group.recommended_resources() {
-            if caps.scope != Scope::Namespaced || !caps.supports_operation(verbs::LIST) || resource.kind == "Event" {
+            if caps.scope != Scope::Namespaced
+                || !caps.supports_operation(verbs::LIST)
+                || resource.kind == "Event"
+            {
                 continue;
             }
             let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ctx.namespace, &resource);
-            let Ok(list) = api.list(&ListParams::default()).await else { continue };
+            let Ok(list) = api.list(&ListParams::default()).await else {
+                continue;
+            };
             for mut obj in list.items {
                 obj.managed_fields_mut().clear();
                 let body = serde_json::to_string_pretty(&obj).unwrap_or_else(|err| err.to_string());
@@ -65,9 +70,18 @@ async fn events(ctx: &TestContext, out: &mut String) {
     match api.list(&ListParams::default()).await {
         Ok(list) => {
             let mut items = list.items;
-            items.sort_by_key(|e| e.last_timestamp.clone().or(e.first_timestamp.clone()).map(|t| t.0));
+            items.sort_by_key(|e| {
+                e.last_timestamp
+                    .clone()
+                    .or(e.first_timestamp.clone())
+                    .map(|t| t.0)
+            });
             for e in items {
-                let when = e.last_timestamp.as_ref().map(|t| t.0.to_string()).unwrap_or_default();
+                let when = e
+                    .last_timestamp
+                    .as_ref()
+                    .map(|t| t.0.to_string())
+                    .unwrap_or_default();
                 let _ = writeln!(
                     out,
                     "{when} {} {}/{} {}: {}",

@@ -36,7 +36,11 @@ pub fn serin_bin() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
     let path = target.join("debug/serin");
-    assert!(path.exists(), "{} does not exist: run `cargo build` or set SERIN_BIN", path.display());
+    assert!(
+        path.exists(),
+        "{} does not exist: run `cargo build` or set SERIN_BIN",
+        path.display()
+    );
     path
 }
 
@@ -45,7 +49,10 @@ pub fn unique_suffix() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::time::{SystemTime, UNIX_EPOCH};
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{:x}{:x}{n}", std::process::id() & 0xffff, nanos & 0xfffff)
 }

@@ -45,7 +45,9 @@ impl TestContext {
 
 pub async fn client() -> Client {
     env::kubeconfig();
-    Client::try_default().await.expect("a Kubernetes client from KUBECONFIG")
+    Client::try_default()
+        .await
+        .expect("a Kubernetes client from KUBECONFIG")
 }
 
 /// Runs `test` in a namespace named `<prefix>-<unique>`. A test fails by
@@ -68,8 +70,15 @@ where
         },
         ..Namespace::default()
     };
-    namespaces.create(&PostParams::default(), &ns).await.expect("create test namespace");
-    let ctx = TestContext { client, namespace: name.clone(), logs: Arc::default() };
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("create test namespace");
+    let ctx = TestContext {
+        client,
+        namespace: name.clone(),
+        logs: Arc::default(),
+    };
 
     let outcome = AssertUnwindSafe(test(ctx.clone())).catch_unwind().await;
     let failed = !matches!(outcome, Ok(Ok(())));

@@ -50,7 +50,10 @@ struct VectorItem {
 
 impl Prometheus {
     pub fn from_env() -> Self {
-        Self { http: reqwest::Client::new(), url: env::prometheus_url() }
+        Self {
+            http: reqwest::Client::new(),
+            url: env::prometheus_url(),
+        }
     }
 
     /// Runs an instant query and returns its vector result.
@@ -64,17 +67,30 @@ impl Prometheus {
             .with_context(|| format!("querying Prometheus at {}", self.url))?;
         let body: QueryResponse = resp.json().await.context("decoding the Prometheus response")?;
         if body.status != "success" {
-            bail!("Prometheus rejected {promql:?}: {}", body.error.unwrap_or_default());
+            bail!(
+                "Prometheus rejected {promql:?}: {}",
+                body.error.unwrap_or_default()
+            );
         }
         let data = body.data.context("Prometheus response without data")?;
         if data.result_type != "vector" {
-            bail!("expected a vector result for {promql:?}, got {}", data.result_type);
+            bail!(
+                "expected a vector result for {promql:?}, got {}",
+                data.result_type
+            );
         }
         data.result
             .into_iter()
             .map(|item| {
-                let value = item.value.1.parse().with_context(|| format!("sample value {:?}", item.value.1))?;
-                Ok(Sample { labels: item.metric, value })
+                let value = item
+                    .value
+                    .1
+                    .parse()
+                    .with_context(|| format!("sample value {:?}", item.value.1))?;
+                Ok(Sample {
+                    labels: item.metric,
+                    value,
+                })
             })
             .collect()
     }
@@ -93,8 +109,12 @@ pub struct Exporter {
 impl Exporter {
     pub async fn start(initial: &str) -> anyhow::Result<Self> {
         let body = Arc::new(RwLock::new(initial.to_string()));
-        let app = Router::new().route("/metrics", get(serve_metrics)).with_state(body.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the exporter")?;
+        let app = Router::new()
+            .route("/metrics", get(serve_metrics))
+            .with_state(body.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding the exporter")?;
         let address = listener.local_addr()?.to_string();
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -106,7 +126,13 @@ impl Exporter {
         let tmp = sd_file.with_extension("tmp");
         std::fs::write(&tmp, target.to_string()).with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, &sd_file).with_context(|| format!("renaming to {}", sd_file.display()))?;
-        Ok(Self { id, address, body, sd_file, server })
+        Ok(Self {
+            id,
+            address,
+            body,
+            sd_file,
+            server,
+        })
     }
 
     pub fn set_body(&self, text: &str) {

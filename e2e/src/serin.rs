@@ -41,7 +41,11 @@ impl SerinProcess {
     pub async fn wait_for_log(&self, needles: &[&str], timeout: Duration) -> anyhow::Result<String> {
         let what = format!("a serin log line containing {needles:?}");
         wait::poll_until(&what, timeout, Duration::from_millis(100), || async {
-            Ok(self.log_text().lines().find(|l| needles.iter().all(|n| l.contains(n))).map(str::to_string))
+            Ok(self
+                .log_text()
+                .lines()
+                .find(|l| needles.iter().all(|n| l.contains(n)))
+                .map(str::to_string))
         })
         .await
     }
@@ -49,7 +53,9 @@ impl SerinProcess {
     /// Sends SIGTERM and returns the exit status, failing if it does not stop in time.
     pub async fn terminate(mut self, timeout: Duration) -> anyhow::Result<std::process::ExitStatus> {
         let pid = self.child.id().context("serin already exited")?;
-        let status = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status()?;
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()?;
         if !status.success() {
             bail!("kill -TERM {pid} failed");
         }

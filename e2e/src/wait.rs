@@ -13,7 +13,12 @@ use serde::de::DeserializeOwned;
 
 /// Polls `check` every `every` until it returns `Some`, for at most `timeout`.
 /// The last error or "not yet" is reported when the deadline passes.
-pub async fn poll_until<T, F, Fut>(what: &str, timeout: Duration, every: Duration, mut check: F) -> anyhow::Result<T>
+pub async fn poll_until<T, F, Fut>(
+    what: &str,
+    timeout: Duration,
+    every: Duration,
+    mut check: F,
+) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = anyhow::Result<Option<T>>>,
@@ -26,14 +31,21 @@ where
             Err(err) => format!("{err:#}"),
         };
         if tokio::time::Instant::now() >= deadline {
-            return Err(anyhow!("timed out after {timeout:?} waiting for {what}; last check: {last}"));
+            return Err(anyhow!(
+                "timed out after {timeout:?} waiting for {what}; last check: {last}"
+            ));
         }
         tokio::time::sleep(every).await;
     }
 }
 
 /// Watches one object until `condition` holds, for at most `timeout`.
-pub async fn for_object<K>(api: &Api<K>, name: &str, timeout: Duration, condition: impl Condition<K>) -> anyhow::Result<K>
+pub async fn for_object<K>(
+    api: &Api<K>,
+    name: &str,
+    timeout: Duration,
+    condition: impl Condition<K>,
+) -> anyhow::Result<K>
 where
     K: Resource + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
     K::DynamicType: Default,

@@ -17,12 +17,21 @@ const KWOK_NODE_ANNOTATION: &str = "kwok.x-k8s.io/node";
 fn deployment(name: &str, replicas: i32) -> Deployment {
     let labels: BTreeMap<String, String> = [("app".to_string(), name.to_string())].into();
     Deployment {
-        metadata: ObjectMeta { name: Some(name.to_string()), ..ObjectMeta::default() },
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            ..ObjectMeta::default()
+        },
         spec: Some(DeploymentSpec {
             replicas: Some(replicas),
-            selector: LabelSelector { match_labels: Some(labels.clone()), ..LabelSelector::default() },
+            selector: LabelSelector {
+                match_labels: Some(labels.clone()),
+                ..LabelSelector::default()
+            },
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(labels), ..ObjectMeta::default() }),
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels),
+                    ..ObjectMeta::default()
+                }),
                 spec: Some(PodSpec {
                     containers: vec![Container {
                         name: "app".to_string(),
@@ -45,7 +54,9 @@ async fn deployment_becomes_available_on_kwok_nodes_and_is_deleted() {
         let pods: Api<Pod> = ctx.api();
         let nodes: Api<Node> = Api::all(ctx.client.clone());
 
-        let created = deployments.create(&PostParams::default(), &deployment("demo", 2)).await?;
+        let created = deployments
+            .create(&PostParams::default(), &deployment("demo", 2))
+            .await?;
         let available = wait::for_object(
             &deployments,
             "demo",
@@ -57,7 +68,9 @@ async fn deployment_becomes_available_on_kwok_nodes_and_is_deleted() {
         assert_eq!(status.available_replicas, Some(2), "available replicas");
         let conditions = status.conditions.unwrap_or_default();
         assert!(
-            conditions.iter().any(|c| c.type_ == "Available" && c.status == "True"),
+            conditions
+                .iter()
+                .any(|c| c.type_ == "Available" && c.status == "True"),
             "Deployment has no Available=True condition: {conditions:?}"
         );
 
@@ -65,9 +78,18 @@ async fn deployment_becomes_available_on_kwok_nodes_and_is_deleted() {
         assert_eq!(selected.len(), 2, "pods of the Deployment");
         for pod in &selected {
             let status = pod.status.clone().unwrap_or_default();
-            assert_eq!(status.phase.as_deref(), Some("Running"), "phase of pod {}", pod.name_any());
+            assert_eq!(
+                status.phase.as_deref(),
+                Some("Running"),
+                "phase of pod {}",
+                pod.name_any()
+            );
             assert!(status.pod_ip.is_some(), "pod {} has no IP", pod.name_any());
-            let node_name = pod.spec.as_ref().and_then(|s| s.node_name.clone()).expect("pod is scheduled");
+            let node_name = pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.clone())
+                .expect("pod is scheduled");
             let node = nodes.get(&node_name).await?;
             assert_eq!(
                 node.annotations().get(KWOK_NODE_ANNOTATION).map(String::as_str),
@@ -78,14 +100,25 @@ async fn deployment_becomes_available_on_kwok_nodes_and_is_deleted() {
         }
 
         deployments.delete("demo", &DeleteParams::foreground()).await?;
-        wait::for_deletion(&deployments, "demo", &created.uid().unwrap_or_default(), Duration::from_secs(60)).await?;
-        wait::poll_until("the Deployment's pods to be gone", Duration::from_secs(60), Duration::from_millis(250), || {
-            let pods = pods.clone();
-            async move {
-                let left = pods.list(&ListParams::default().labels("app=demo")).await?.items;
-                Ok(left.is_empty().then_some(()))
-            }
-        })
+        wait::for_deletion(
+            &deployments,
+            "demo",
+            &created.uid().unwrap_or_default(),
+            Duration::from_secs(60),
+        )
+        .await?;
+        wait::poll_until(
+            "the Deployment's pods to be gone",
+            Duration::from_secs(60),
+            Duration::from_millis(250),
+            || {
+                let pods = pods.clone();
+                async move {
+                    let left = pods.list(&ListParams::default().labels("app=demo")).await?.items;
+                    Ok(left.is_empty().then_some(()))
+                }
+            },
+        )
         .await?;
         Ok(())
     })

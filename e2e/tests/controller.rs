@@ -12,10 +12,18 @@ async fn controller_logs_the_server_version_and_stops_on_sigterm() {
         let server = ctx.client.apiserver_version().await?;
         let serin = SerinProcess::start(&ctx, &["controller"])?;
         let line = serin
-            .wait_for_log(&["connected to Kubernetes API server", &server.git_version], Duration::from_secs(30))
+            .wait_for_log(
+                &["connected to Kubernetes API server", &server.git_version],
+                Duration::from_secs(30),
+            )
             .await?;
-        assert!(line.contains("127.0.0.1"), "log names the API server address: {line}");
-        serin.wait_for_log(&["waiting for a shutdown signal"], Duration::from_secs(10)).await?;
+        assert!(
+            line.contains("127.0.0.1"),
+            "log names the API server address: {line}"
+        );
+        serin
+            .wait_for_log(&["waiting for a shutdown signal"], Duration::from_secs(10))
+            .await?;
         let status = serin.terminate(Duration::from_secs(10)).await?;
         assert!(status.success(), "serin exited with {status}");
         Ok(())

@@ -13,10 +13,15 @@ fn probe_metrics(value: u32) -> String {
 async fn wait_for_probe(prom: &Prometheus, exporter: &Exporter, expected: f64) -> anyhow::Result<()> {
     let query = format!("serin_e2e_probe{{e2e_exporter=\"{}\"}}", exporter.id);
     let what = format!("{query} == {expected}");
-    wait::poll_until(&what, Duration::from_secs(60), Duration::from_millis(500), || async {
-        let samples = prom.query(&query).await?;
-        Ok(samples.iter().any(|s| s.value == expected).then_some(()))
-    })
+    wait::poll_until(
+        &what,
+        Duration::from_secs(60),
+        Duration::from_millis(500),
+        || async {
+            let samples = prom.query(&query).await?;
+            Ok(samples.iter().any(|s| s.value == expected).then_some(()))
+        },
+    )
     .await
 }
 
@@ -27,7 +32,9 @@ async fn prometheus_answers_promql_for_a_loopback_target() {
         let exporter = Exporter::start(&probe_metrics(42)).await?;
 
         wait_for_probe(&prom, &exporter, 42.0).await?;
-        let up = prom.query(&format!("up{{instance=\"{}\"}}", exporter.address)).await?;
+        let up = prom
+            .query(&format!("up{{instance=\"{}\"}}", exporter.address))
+            .await?;
         assert_eq!(up.len(), 1, "one scrape target for {}: {up:?}", exporter.address);
         assert_eq!(up[0].value, 1.0);
         assert_eq!(up[0].labels.get("e2e_exporter"), Some(&exporter.id));

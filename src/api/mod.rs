@@ -24,7 +24,8 @@ pub const GROUP: &str = "serin.dev";
 pub const VERSION: &str = "v1beta1";
 
 /// All of serin's CRDs, in the order `serin crd` prints them.
-pub fn crds() -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> {
+pub fn crds()
+-> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> {
     use kube::CustomResourceExt;
     vec![Canary::crd(), MetricTemplate::crd(), AlertProvider::crd()]
 }

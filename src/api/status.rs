@@ -55,7 +55,10 @@ impl Phase {
 
     /// Phases in which a rollout is under way and traffic may be split.
     pub fn is_active(self) -> bool {
-        matches!(self, Phase::Progressing | Phase::WaitingPromotion | Phase::Promoting | Phase::Finalising)
+        matches!(
+            self,
+            Phase::Progressing | Phase::WaitingPromotion | Phase::Promoting | Phase::Finalising
+        )
     }
 }
 
