@@ -72,6 +72,8 @@ pub struct Observations {
     pub generation: Option<i64>,
     /// The Canary has a deletion timestamp.
     pub deleting: bool,
+    /// The Canary carries serin's finalizer.
+    pub has_finalizer: bool,
     pub target: TargetState,
     /// The `<target>-primary` Deployment; `None` while it does not exist.
     pub primary: Option<WorkloadState>,
