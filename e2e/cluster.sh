@@ -190,9 +190,15 @@ cmd_up() {
     --use-service-account-credentials=false --controllers='*,-nodeipam' --node-monitor-grace-period=60s
   start kube-scheduler "$K8S_BIN/kube-scheduler" "${common[@]}" --secure-port=0
 
-  local stages=() s
+  # Pods labelled serin.dev/e2e-unready never become ready: tests use them
+  # for workloads that miss their progress deadline.
+  mkdir -p "$DIR/stages"
+  sed "/^    matchExpressions:/a\\    - key: '.metadata.labels.\"serin.dev/e2e-unready\"'\\n      operator: 'DoesNotExist'" \
+    "$KWOK_STAGES/pod/fast/pod-ready.yaml" >"$DIR/stages/pod-ready.yaml"
+  grep -q 'serin.dev/e2e-unready' "$DIR/stages/pod-ready.yaml" || die "could not write the unready pod stage"
+  local stages=(-c "$DIR/stages/pod-ready.yaml") s
   for s in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
-    pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
     [[ -f $KWOK_STAGES/$s ]] || die "kwok stage $s missing from $KWOK_STAGES"
     stages+=(-c "$KWOK_STAGES/$s")
   done
