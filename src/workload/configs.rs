@@ -56,7 +56,10 @@ pub(crate) fn visit_refs(spec: &mut PodSpec, f: &mut dyn FnMut(RefKind, &mut Str
             }
         }
     }
-    let containers = spec.containers.iter_mut().chain(spec.init_containers.iter_mut().flatten());
+    let containers = spec
+        .containers
+        .iter_mut()
+        .chain(spec.init_containers.iter_mut().flatten());
     for container in containers {
         visit_container_refs(container, f);
     }
@@ -65,7 +68,9 @@ pub(crate) fn visit_refs(spec: &mut PodSpec, f: &mut dyn FnMut(RefKind, &mut Str
 fn visit_container_refs(container: &mut Container, f: &mut dyn FnMut(RefKind, &mut String, bool)) {
     let optional = |o: Option<bool>| o.unwrap_or(false);
     for env in container.env.iter_mut().flatten() {
-        let Some(source) = env.value_from.as_mut() else { continue };
+        let Some(source) = env.value_from.as_mut() else {
+            continue;
+        };
         if let Some(cm) = source.config_map_key_ref.as_mut() {
             f(RefKind::ConfigMap, &mut cm.name, optional(cm.optional));
         }

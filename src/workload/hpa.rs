@@ -36,7 +36,9 @@ pub fn primary_hpa(
         .as_ref()
         .and_then(|a| a.primary_scaler_replicas.as_ref());
     let min_replicas = overrides.and_then(|o| o.min_replicas).or(spec.min_replicas);
-    let max_replicas = overrides.and_then(|o| o.max_replicas).unwrap_or(spec.max_replicas);
+    let max_replicas = overrides
+        .and_then(|o| o.max_replicas)
+        .unwrap_or(spec.max_replicas);
     let name = primary_name(&hpa_name);
     let effective_min = min_replicas.unwrap_or(1);
     if effective_min > max_replicas {

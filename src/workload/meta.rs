@@ -10,10 +10,17 @@ use crate::api::Canary;
 
 /// Owner reference that makes the Canary the controller of a generated object, so
 /// deleting the Canary garbage-collects it and watches can map it back.
+/// `blockOwnerDeletion` keeps a foreground deletion of the Canary waiting until the
+/// object is gone.
 pub(crate) fn controller_owner(canary: &Canary) -> Result<OwnerReference, WorkloadError> {
-    canary.controller_owner_ref(&()).ok_or_else(|| WorkloadError::MissingUid {
+    let owner = canary.owner_ref(&()).ok_or_else(|| WorkloadError::MissingUid {
         kind: "Canary",
         name: canary.name_any(),
+    })?;
+    Ok(OwnerReference {
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+        ..owner
     })
 }
 

@@ -19,8 +19,9 @@ mod services;
 mod tests;
 
 pub use configs::{
-    CONFIG_TRACKING_ANNOTATION, FLAGGER_CONFIG_TRACKING_ANNOTATION, TrackedRefs, config_map_checksum, config_tracking_disabled, is_tracked_secret_type, primary_config_map,
-    primary_secret, secret_checksum, tracked_configs, tracked_refs,
+    CONFIG_TRACKING_ANNOTATION, FLAGGER_CONFIG_TRACKING_ANNOTATION, TrackedRefs, config_map_checksum,
+    config_tracking_disabled, is_tracked_secret_type, primary_config_map, primary_secret, secret_checksum,
+    tracked_configs, tracked_refs,
 };
 pub use error::WorkloadError;
 pub use hpa::primary_hpa;

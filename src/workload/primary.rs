@@ -112,7 +112,11 @@ fn replicas(dep: &Deployment) -> i32 {
 /// says nothing about load); a count of zero would disable the autoscaler, so it
 /// falls back to the target's, then 1. Without one, the target's count is what
 /// the user asked for; when the target is at zero the primary keeps its own.
-pub fn primary_replicas(target: &Deployment, existing_primary: Option<&Deployment>, has_autoscaler: bool) -> i32 {
+pub fn primary_replicas(
+    target: &Deployment,
+    existing_primary: Option<&Deployment>,
+    has_autoscaler: bool,
+) -> i32 {
     let target_replicas = replicas(target);
     let primary_replicas = existing_primary.map(replicas);
     if has_autoscaler {

@@ -66,6 +66,10 @@ pub fn workload_state(dep: &Deployment, ready_threshold_pct: i32) -> WorkloadSta
     WorkloadState {
         readiness: deployment_readiness(dep, ready_threshold_pct),
         replicas: dep.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-        available: dep.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0),
+        available: dep
+            .status
+            .as_ref()
+            .and_then(|s| s.available_replicas)
+            .unwrap_or(0),
     }
 }

@@ -10,10 +10,13 @@ use sha2::{Digest, Sha256};
 /// Hex of the first 8 bytes of a digest: short enough for status and annotations,
 /// long enough that an accidental collision is not a practical concern.
 pub(crate) fn short_hex(digest: &[u8]) -> String {
-    digest.iter().take(8).fold(String::with_capacity(16), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    digest
+        .iter()
+        .take(8)
+        .fold(String::with_capacity(16), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 /// Hash of the pod template and the tracked configs' checksums.

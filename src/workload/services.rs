@@ -134,9 +134,10 @@ fn discovered_ports(containers: &[Container], main_target: &IntOrString) -> Vec<
                 continue;
             }
             let protocol = cp.protocol.clone().unwrap_or_else(|| "TCP".to_string());
-            let name = cp.name.clone().unwrap_or_else(|| {
-                format!("{}-{}-{i}", protocol.to_ascii_lowercase(), container.name)
-            });
+            let name = cp
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("{}-{}-{i}", protocol.to_ascii_lowercase(), container.name));
             found.push(ServicePort {
                 name: Some(name),
                 port: cp.container_port,
