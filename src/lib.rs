@@ -7,3 +7,4 @@ pub mod crdgen;
 pub mod error;
 pub mod rollout;
 pub mod telemetry;
+pub mod workload;
