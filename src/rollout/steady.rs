@@ -85,6 +85,10 @@ fn initialization_failed(turn: &mut Turn<'_>, target: &Target<'_>, why: String) 
 
 pub(super) fn steady(turn: &mut Turn<'_>, settings: &Settings, target: &Target<'_>) {
     let rev = target.revision;
+    if turn.status.message.is_none() {
+        let message = steady_message(turn);
+        turn.say(message);
+    }
     if turn.status.last_promoted_spec.is_empty() {
         return never_initialized(turn, settings, target);
     }
@@ -133,6 +137,22 @@ pub(super) fn steady(turn: &mut Turn<'_>, settings: &Settings, target: &Target<'
     }
     let current = turn.current_weights();
     turn.route(current);
+}
+
+/// For a status that carries no message of its own (one written by an older
+/// controller, say), so the user still reads why the Canary is where it is.
+fn steady_message(turn: &Turn<'_>) -> String {
+    let s = &turn.status;
+    let primary = turn.primary_name();
+    let (applied, promoted) = (&s.last_applied_spec, &s.last_promoted_spec);
+    match s.phase {
+        Phase::Failed => format!(
+            "revision {applied} failed; {primary} keeps serving revision {promoted}. Change the target or set \
+             {RETRY} to a new value to try again"
+        ),
+        Phase::Waiting => format!("revision {applied} waits for the analysis to start"),
+        _ => format!("revision {promoted} promoted: {primary} receives all traffic"),
+    }
 }
 
 fn never_initialized(turn: &mut Turn<'_>, settings: &Settings, target: &Target<'_>) {
