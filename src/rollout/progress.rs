@@ -170,9 +170,13 @@ fn progress_message(turn: &Turn<'_>, settings: &Settings) -> String {
         Strategy::Canary => format!("canary weight {}% of {}%", s.canary_weight, settings.max_weight),
         Strategy::BlueGreen { iterations } => format!("iteration {}/{iterations}", s.iterations),
     };
-    let next = show(next_step_at(turn, settings));
+    // Never `now`: the message would change on every reconcile.
+    let next = match ts(&s.last_step_time) {
+        Some(last) => format!("next step at {}", show(after(last, settings.interval))),
+        None => "first step once the checks have run".to_string(),
+    };
     format!(
-        "analysing revision {}: {at}, failed checks {}/{}; next step at {next}",
+        "analysing revision {}: {at}, failed checks {}/{}; {next}",
         s.last_applied_spec, s.failed_checks, settings.threshold
     )
 }

@@ -116,6 +116,10 @@ fn due_step_without_checks_waits_for_them() {
     let d = run(&spec(), &progressing(10, Some(0)), &canary_up(60));
     assert_eq!(d.status.canary_weight, 10);
     assert_eq!(d.requeue_after, Some(Duration::from_secs(1)));
+    // Waiting for the first checks writes the same status each time.
+    let first = run(&spec(), &progressing(0, None), &canary_up(5));
+    let again = run(&spec(), &first.status, &canary_up(6));
+    assert_eq!(first.status, again.status);
 }
 
 #[test]
