@@ -1,0 +1,219 @@
+//! The analysis: Progressing (and WaitingPromotion, which has no gates yet).
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::annotations::{ABORT, PAUSE, PROMOTE};
+use super::decide::analysis_due;
+use super::promote::{enter_promoting, rollback};
+use super::settings::{Settings, Strategy};
+use super::steady::{reset_counters, start_analysis};
+use super::turn::{Target, Turn, after, show, ts};
+use super::{Action, AnalysisResult, Readiness, Weights};
+use crate::api::Phase;
+
+pub(super) fn progress(turn: &mut Turn<'_>, settings: &Settings, target: &Target<'_>) {
+    let rev = target.revision;
+    if rev != turn.status.last_applied_spec {
+        if rev == turn.status.last_promoted_spec {
+            return cancel(turn, target);
+        }
+        let why = format!("Restarting analysis: new revision {rev}");
+        return start_analysis(turn, settings, target, "Restarted", why);
+    }
+    if let Some(token) = turn.fresh(ABORT) {
+        turn.handle(ABORT, token);
+        return rollback(turn, format!("aborted by {ABORT}={token}"));
+    }
+
+    let canary = target.workload;
+    let canary_ready = canary.readiness == Readiness::Ready && canary.replicas > 0;
+    // An explicit promote outranks a pause: the operator asked for exactly this.
+    if canary_ready && let Some(token) = turn.fresh(PROMOTE) {
+        turn.handle(PROMOTE, token);
+        return enter_promoting(
+            turn,
+            settings,
+            format!("Promotion requested by {PROMOTE}={token}"),
+        );
+    }
+    // Until the canary is ready, a promote request waits for it.
+    turn.defer(PROMOTE);
+
+    let paused = turn.obs.requests.paused;
+    track_pause(turn, paused);
+    if paused {
+        let current = turn.current_weights();
+        turn.route(current);
+        turn.say(format!(
+            "paused by {PAUSE} at canary weight {}%: remove the annotation to resume",
+            current.canary
+        ));
+        return;
+    }
+
+    if !canary_ready {
+        return wait_for_canary(turn, settings, target);
+    }
+    if turn.spec.skip_analysis {
+        return enter_promoting(turn, settings, "Analysis skipped (spec.skipAnalysis)".into());
+    }
+    if turn.status.failed_checks >= settings.threshold {
+        let why = format!(
+            "failed checks threshold reached {}/{}",
+            turn.status.failed_checks, settings.threshold
+        );
+        return rollback(turn, why);
+    }
+
+    let due = analysis_due(turn.spec, &turn.status, turn.now);
+    match &turn.obs.analysis {
+        Some(result) if due => step(turn, settings, result),
+        _ => {
+            let current = turn.current_weights();
+            turn.route(current);
+            turn.say(progress_message(turn, settings));
+            let next = next_step_at(turn, settings);
+            turn.requeue_at(next);
+        }
+    }
+}
+
+fn wait_for_canary(turn: &mut Turn<'_>, settings: &Settings, target: &Target<'_>) {
+    let canary = target.workload;
+    let name = turn.target_name();
+    let deadline_at = turn.deadline(settings.progress_deadline);
+    let detail = match &canary.readiness {
+        Readiness::Failed(detail) => {
+            return rollback(
+                turn,
+                format!("progress deadline exceeded: canary {name} failed: {detail}"),
+            );
+        }
+        Readiness::Progressing(detail) => detail.clone(),
+        Readiness::Ready => "scaled to zero".to_string(),
+    };
+    if turn.now > deadline_at {
+        let secs = settings.progress_deadline.as_secs();
+        let why = format!("progress deadline exceeded: canary {name} not ready after {secs}s: {detail}");
+        return rollback(turn, why);
+    }
+    if canary.replicas == 0 {
+        // Something (an HPA, a GitOps sync) scaled the canary down mid-analysis.
+        turn.act(Action::ScaleTargetUp);
+    }
+    let current = turn.current_weights();
+    turn.route(current);
+    turn.say(format!(
+        "analysing revision {}: waiting for the canary {name} to become ready: {detail}; \
+         rollback at {}",
+        target.revision,
+        show(deadline_at)
+    ));
+    turn.requeue_at(deadline_at);
+}
+
+fn step(turn: &mut Turn<'_>, settings: &Settings, result: &AnalysisResult) {
+    turn.status.last_step_time = Some(Time(turn.now));
+    let weight = turn.status.canary_weight;
+    if !result.failures.is_empty() {
+        turn.status.failed_checks += 1;
+        let (failed, threshold) = (turn.status.failed_checks, settings.threshold);
+        let detail = result.failures.join("; ");
+        if failed >= threshold {
+            return rollback(
+                turn,
+                format!("failed checks threshold reached {failed}/{threshold}: {detail}"),
+            );
+        }
+        turn.warning(
+            "CheckFailed",
+            format!(
+                "Halt advancement at canary weight {weight}%: {detail} (failed checks {failed}/{threshold})"
+            ),
+        );
+        turn.route(Weights::canary(weight));
+    } else {
+        match settings.strategy {
+            Strategy::Canary if weight < settings.max_weight => {
+                let next = settings.next_weight(weight);
+                turn.status.canary_weight = next;
+                turn.route(Weights::canary(next));
+                turn.normal("Advanced", format!("Advance canary weight to {next}"));
+            }
+            Strategy::Canary => {
+                return enter_promoting(
+                    turn,
+                    settings,
+                    format!("Analysis passed at canary weight {weight}%"),
+                );
+            }
+            Strategy::BlueGreen { iterations } => {
+                turn.status.iterations += 1;
+                let done = turn.status.iterations;
+                if done >= iterations {
+                    let why = format!("Analysis passed after {done} iterations");
+                    return enter_promoting(turn, settings, why);
+                }
+                turn.normal("Advanced", format!("Advance iteration {done}/{iterations}"));
+                turn.route(Weights::canary(weight));
+            }
+        }
+    }
+    turn.say(progress_message(turn, settings));
+    turn.requeue_at(after(turn.now, settings.interval));
+}
+
+/// Stable between steps so that an idle reconcile writes an identical status.
+fn progress_message(turn: &Turn<'_>, settings: &Settings) -> String {
+    let s = &turn.status;
+    let at = match settings.strategy {
+        Strategy::Canary => format!("canary weight {}% of {}%", s.canary_weight, settings.max_weight),
+        Strategy::BlueGreen { iterations } => format!("iteration {}/{iterations}", s.iterations),
+    };
+    // Never `now`: the message would change on every reconcile.
+    let next = match ts(&s.last_step_time) {
+        Some(last) => format!("next step at {}", show(after(last, settings.interval))),
+        None => "first step once the checks have run".to_string(),
+    };
+    format!(
+        "analysing revision {}: {at}, failed checks {}/{}; {next}",
+        s.last_applied_spec, s.failed_checks, settings.threshold
+    )
+}
+
+fn next_step_at(turn: &Turn<'_>, settings: &Settings) -> jiff::Timestamp {
+    ts(&turn.status.last_step_time).map_or(turn.now, |last| after(last, settings.interval))
+}
+
+fn track_pause(turn: &mut Turn<'_>, paused: bool) {
+    let was_paused = turn.status.handled_requests.contains_key(PAUSE);
+    let weight = turn.status.canary_weight;
+    if paused && !was_paused {
+        turn.status.handled_requests.insert(PAUSE.into(), "true".into());
+        turn.normal(
+            "Paused",
+            format!("Rollout paused by {PAUSE} at canary weight {weight}%"),
+        );
+    } else if !paused && was_paused {
+        turn.status.handled_requests.remove(PAUSE);
+        turn.normal("Resumed", format!("Rollout resumed: {PAUSE} removed"));
+    }
+}
+
+/// The target went back to what the primary runs mid-analysis: there is
+/// nothing left to analyse, so traffic returns to the primary.
+fn cancel(turn: &mut Turn<'_>, target: &Target<'_>) {
+    turn.route(Weights::ALL_PRIMARY);
+    turn.act(Action::ScaleTargetToZero);
+    turn.set_phase(Phase::Initialized);
+    reset_counters(turn);
+    turn.status.last_applied_spec = target.revision.to_string();
+    turn.status.tracked_configs = target.configs.clone();
+    let primary = turn.primary_name();
+    let why = format!(
+        "rollout cancelled: the target was reverted to the promoted revision {}; {primary} receives all traffic",
+        target.revision
+    );
+    turn.normal("RolloutCancelled", why.clone());
+    turn.say(why);
+}
