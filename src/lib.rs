@@ -5,5 +5,6 @@ pub mod cli;
 pub mod controller;
 pub mod crdgen;
 pub mod error;
+pub mod ops;
 pub mod rollout;
 pub mod telemetry;

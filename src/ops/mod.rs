@@ -1,0 +1,8 @@
+//! Operations: Prometheus metrics, health endpoints and leader election.
+//!
+//! The controller owns one [`Metrics`] and one [`Health`], serves them with [`server::serve`], and gates its
+//! writes on a [`LeaderElector`]'s `is_leader` channel.
+
+pub mod metrics;
+
+pub use metrics::Metrics;
