@@ -4,5 +4,7 @@
 //! writes on a [`LeaderElector`]'s `is_leader` channel.
 
 pub mod metrics;
+pub mod server;
 
 pub use metrics::Metrics;
+pub use server::Health;
