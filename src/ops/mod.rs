@@ -3,8 +3,11 @@
 //! The controller owns one [`Metrics`] and one [`Health`], serves them with [`server::serve`], and gates its
 //! writes on a [`LeaderElector`]'s `is_leader` channel.
 
+pub mod leader;
+pub mod lease;
 pub mod metrics;
 pub mod server;
 
+pub use leader::{LeaderConfig, LeaderElector, LeaderError, default_identity};
 pub use metrics::Metrics;
-pub use server::Health;
+pub use server::{Health, ServerError};
