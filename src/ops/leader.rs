@@ -18,8 +18,10 @@ use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 use super::lease::{self, Verdict};
+use crate::error::chain;
 
 /// Which Lease to use, who we are, and how fast to act.
 #[derive(Debug, Clone)]
@@ -98,6 +100,15 @@ pub fn default_identity() -> String {
     format!("{host}-{}", std::process::id())
 }
 
+/// Where a campaign stands between attempts.
+#[derive(Default)]
+struct Campaign {
+    /// Start of the last successful acquisition or renewal, while leading.
+    renewed: Option<Instant>,
+    /// The holder last seen, to log changes rather than every retry.
+    last_holder: Option<String>,
+}
+
 /// What one attempt to acquire or renew found.
 enum Outcome {
     Leading,
@@ -132,60 +143,36 @@ impl LeaderElector {
     /// a successor takes over at once. API errors are retried, never fatal. Stop the work gated on
     /// [`Self::is_leader`] before completing `shutdown`, so nothing writes after the release.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let shutdown = std::pin::pin!(shutdown);
-        let mut shutdown = shutdown;
+        let span = tracing::info_span!(
+            "leader_election",
+            lease = %format!("{}/{}", self.config.namespace, self.config.name),
+            identity = %self.config.identity,
+        );
+        self.campaign(shutdown).instrument(span).await;
+    }
+
+    async fn campaign(self, shutdown: impl Future<Output = ()>) {
+        let mut shutdown = std::pin::pin!(shutdown);
         let deadline = self.config.renew_deadline();
-        // Start of the last successful acquisition or renewal, while leading.
-        let mut renewed: Option<Instant> = None;
-        let mut last_holder: Option<String> = None;
+        let mut state = Campaign::default();
         loop {
             let started = Instant::now();
-            let limit = renewed.map_or(started + self.config.lease_duration, |t| t + deadline);
+            let limit = state
+                .renewed
+                .map_or(started + self.config.lease_duration, |t| t + deadline);
             let attempt = tokio::select! {
                 () = &mut shutdown => break,
                 attempt = tokio::time::timeout_at(limit, self.try_acquire_or_renew()) => attempt,
             };
-            let next = match attempt {
-                Ok(Ok(Outcome::Leading)) => {
-                    if renewed.is_none() {
-                        tracing::info!(lease = %self.lease_ref(), identity = %self.config.identity, "became leader");
-                        self.is_leader.send_replace(true);
-                    }
-                    renewed = Some(started);
-                    last_holder = Some(self.config.identity.clone());
-                    self.config.renew_period
-                }
-                Ok(Ok(Outcome::Held(holder))) => {
-                    if renewed.take().is_some() {
-                        tracing::warn!(lease = %self.lease_ref(), %holder, "lost leadership: another replica holds the lease");
-                        self.is_leader.send_replace(false);
-                    } else if last_holder.as_deref() != Some(holder.as_str()) {
-                        tracing::info!(lease = %self.lease_ref(), %holder, "standing by: another replica leads");
-                    }
-                    last_holder = Some(holder);
-                    self.config.retry_period
-                }
-                Ok(Ok(Outcome::LostRace)) => {
-                    tracing::debug!(lease = %self.lease_ref(), "the lease changed under us; retrying");
-                    self.config.retry_period
-                }
-                Ok(Err(err)) => {
-                    tracing::warn!(lease = %self.lease_ref(), error = %crate::error::chain(&err), "lease request failed");
-                    self.config.retry_period
-                }
-                Err(_) => {
-                    tracing::warn!(lease = %self.lease_ref(), "lease request timed out");
-                    self.config.retry_period
-                }
-            };
-            if renewed.is_some_and(|t| Instant::now() >= t + deadline) {
-                tracing::warn!(lease = %self.lease_ref(), "could not renew the lease in time; stepping down");
-                renewed = None;
+            let next = self.settle_attempt(attempt, started, &mut state);
+            if state.renewed.is_some_and(|t| Instant::now() >= t + deadline) {
+                tracing::warn!("could not renew the lease in time; stepping down");
+                state.renewed = None;
                 self.is_leader.send_replace(false);
             }
             // Wake at the renew deadline at the latest, so a leader never outlives it unnoticed.
             let mut wake = Instant::now() + next;
-            if let Some(t) = renewed {
+            if let Some(t) = state.renewed {
                 wake = wake.min(t + deadline);
             }
             tokio::select! {
@@ -193,19 +180,53 @@ impl LeaderElector {
                 () = tokio::time::sleep_until(wake) => {}
             }
         }
-        if renewed.is_some() {
-            tracing::info!(lease = %self.lease_ref(), "shutting down: stepping down");
+        if state.renewed.is_some() {
+            tracing::info!("shutting down: stepping down");
         }
         self.is_leader.send_replace(false);
         // Even a follower may hold the lease if its last write landed after a timeout; release checks.
         match tokio::time::timeout(self.config.lease_duration, self.release()).await {
-            Ok(Ok(true)) => tracing::info!(lease = %self.lease_ref(), "released the lease"),
+            Ok(Ok(true)) => tracing::info!("released the lease"),
             Ok(Ok(false)) => {}
             Ok(Err(err)) => {
-                tracing::warn!(lease = %self.lease_ref(), error = %crate::error::chain(&err), "could not release the lease; it will expire")
+                tracing::warn!(error = %chain(&err), "could not release the lease; it will expire");
             }
-            Err(_) => tracing::warn!(lease = %self.lease_ref(), "releasing the lease timed out; it will expire"),
+            Err(_) => tracing::warn!("releasing the lease timed out; it will expire"),
         }
+    }
+
+    /// Updates leadership from one attempt that started at `started`; returns when to try next.
+    fn settle_attempt(
+        &self,
+        attempt: Result<Result<Outcome, kube::Error>, tokio::time::error::Elapsed>,
+        started: Instant,
+        state: &mut Campaign,
+    ) -> Duration {
+        match attempt {
+            Ok(Ok(Outcome::Leading)) => {
+                if state.renewed.is_none() {
+                    tracing::info!("became leader");
+                    self.is_leader.send_replace(true);
+                }
+                state.renewed = Some(started);
+                state.last_holder = Some(self.config.identity.clone());
+                return self.config.renew_period;
+            }
+            Ok(Ok(Outcome::Held(holder))) => {
+                if state.renewed.take().is_some() {
+                    tracing::warn!(%holder, "lost leadership: another replica holds the lease");
+                    self.is_leader.send_replace(false);
+                } else if state.last_holder.as_deref() != Some(holder.as_str()) {
+                    tracing::info!(%holder, "standing by: another replica leads");
+                }
+                state.last_holder = Some(holder);
+            }
+            // Leadership stands until the renew deadline, as with any failed renewal.
+            Ok(Ok(Outcome::LostRace)) => tracing::debug!("the lease changed under us; retrying"),
+            Ok(Err(err)) => tracing::warn!(error = %chain(&err), "lease request failed"),
+            Err(_) => tracing::warn!("lease request timed out"),
+        }
+        self.config.retry_period
     }
 
     async fn try_acquire_or_renew(&self) -> Result<Outcome, kube::Error> {
@@ -229,7 +250,10 @@ impl LeaderElector {
             Verdict::Renew | Verdict::Acquire => {
                 existing.spec = Some(lease::claimed(existing.spec.as_ref(), identity, now, duration));
                 // `existing` carries the resourceVersion we read: the replace fails if anyone wrote since.
-                let replaced = self.api.replace(&self.config.name, &PostParams::default(), &existing).await;
+                let replaced = self
+                    .api
+                    .replace(&self.config.name, &PostParams::default(), &existing)
+                    .await;
                 settle(replaced)
             }
         }
@@ -247,16 +271,16 @@ impl LeaderElector {
             return Ok(false);
         }
         existing.spec = Some(lease::released(spec));
-        match self.api.replace(&self.config.name, &PostParams::default(), &existing).await {
+        match self
+            .api
+            .replace(&self.config.name, &PostParams::default(), &existing)
+            .await
+        {
             Ok(_) => Ok(true),
             // Someone wrote since we read it, so it is no longer ours to release.
             Err(err) if is_conflict(&err) => Ok(false),
             Err(err) => Err(err),
         }
-    }
-
-    fn lease_ref(&self) -> String {
-        format!("{}/{}", self.config.namespace, self.config.name)
     }
 }
 
@@ -274,49 +298,4 @@ fn is_conflict(err: &kube::Error) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_are_valid_and_leave_a_renew_deadline_before_expiry() {
-        let config = LeaderConfig::new("serin-system", "serin-leader", "pod-1");
-        assert!(config.validate().is_ok());
-        assert_eq!(config.renew_deadline(), Duration::from_secs(10));
-    }
-
-    #[test]
-    fn timings_must_be_ordered() {
-        let base = LeaderConfig::new("ns", "lease", "me");
-        let bad = [
-            (Duration::from_secs(5), Duration::from_secs(5), Duration::from_secs(1)),
-            (Duration::from_secs(15), Duration::from_secs(5), Duration::from_secs(6)),
-            (Duration::from_secs(15), Duration::from_secs(5), Duration::ZERO),
-            (Duration::from_millis(900), Duration::from_millis(500), Duration::from_millis(100)),
-        ];
-        for (lease_duration, renew_period, retry_period) in bad {
-            let config = LeaderConfig {
-                lease_duration,
-                renew_period,
-                retry_period,
-                ..base.clone()
-            };
-            assert!(
-                matches!(config.validate(), Err(LeaderError::Timings { .. })),
-                "{config:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn names_and_identity_are_required() {
-        let config = LeaderConfig::new("ns", "lease", "");
-        assert!(matches!(config.validate(), Err(LeaderError::MissingName)));
-    }
-
-    #[test]
-    fn default_identity_ends_with_the_pid() {
-        let identity = default_identity();
-        assert!(identity.ends_with(&format!("-{}", std::process::id())), "{identity}");
-        assert!(identity.len() > 2);
-    }
-}
+mod tests;

@@ -38,7 +38,11 @@ pub fn expiry(spec: &LeaseSpec, default_duration: Duration) -> Option<Timestamp>
         None => i64::try_from(default_duration.as_secs()).unwrap_or(i64::MAX),
     };
     // An overflow means a claim that never ends within representable time: far in the future.
-    Some(since.checked_add(SignedDuration::from_secs(seconds)).unwrap_or(Timestamp::MAX))
+    Some(
+        since
+            .checked_add(SignedDuration::from_secs(seconds))
+            .unwrap_or(Timestamp::MAX),
+    )
 }
 
 /// Whether the holder's claim has lapsed at `now` (renewTime + leaseDurationSeconds < now).
@@ -50,13 +54,20 @@ pub fn is_expired(spec: &LeaseSpec, now: Timestamp, default_duration: Duration) 
 }
 
 /// What `identity` should do with the lease as read at `now` (`None`: no Lease object exists).
-pub fn verdict(spec: Option<&LeaseSpec>, identity: &str, now: Timestamp, default_duration: Duration) -> Verdict {
+pub fn verdict(
+    spec: Option<&LeaseSpec>,
+    identity: &str,
+    now: Timestamp,
+    default_duration: Duration,
+) -> Verdict {
     let Some(spec) = spec else {
         return Verdict::Acquire;
     };
     match holder(spec) {
         Some(h) if h == identity => Verdict::Renew,
-        Some(h) if !is_expired(spec, now, default_duration) => Verdict::Held { holder: h.to_string() },
+        Some(h) if !is_expired(spec, now, default_duration) => Verdict::Held {
+            holder: h.to_string(),
+        },
         _ => Verdict::Acquire,
     }
 }
@@ -123,7 +134,10 @@ mod tests {
     fn a_lease_expires_after_renew_time_plus_its_duration() {
         let spec = held_by("a", 100, 15);
         assert!(!is_expired(&spec, at(100), FIFTEEN));
-        assert!(!is_expired(&spec, at(115), FIFTEEN), "valid up to and including the last instant");
+        assert!(
+            !is_expired(&spec, at(115), FIFTEEN),
+            "valid up to and including the last instant"
+        );
         assert!(is_expired(&spec, at(116), FIFTEEN));
     }
 
@@ -147,7 +161,10 @@ mod tests {
             holder_identity: Some("a".into()),
             ..LeaseSpec::default()
         };
-        assert!(is_expired(&timeless, at(0), FIFTEEN), "no time proves no live holder");
+        assert!(
+            is_expired(&timeless, at(0), FIFTEEN),
+            "no time proves no live holder"
+        );
         let forever = LeaseSpec {
             renew_time: Some(MicroTime(Timestamp::MAX)),
             ..held_by("a", 0, i32::MAX)
@@ -159,21 +176,43 @@ mod tests {
     fn verdicts() {
         let now = at(110);
         assert_eq!(verdict(None, "me", now, FIFTEEN), Verdict::Acquire);
-        assert_eq!(verdict(Some(&held_by("me", 100, 15)), "me", now, FIFTEEN), Verdict::Renew);
+        assert_eq!(
+            verdict(Some(&held_by("me", 100, 15)), "me", now, FIFTEEN),
+            Verdict::Renew
+        );
         assert_eq!(
             verdict(Some(&held_by("other", 100, 15)), "me", now, FIFTEEN),
-            Verdict::Held { holder: "other".into() }
+            Verdict::Held {
+                holder: "other".into()
+            }
         );
-        assert_eq!(verdict(Some(&held_by("other", 90, 15)), "me", now, FIFTEEN), Verdict::Acquire);
-        assert_eq!(verdict(Some(&held_by("", 109, 15)), "me", now, FIFTEEN), Verdict::Acquire);
-        assert_eq!(verdict(Some(&LeaseSpec::default()), "me", now, FIFTEEN), Verdict::Acquire);
+        assert_eq!(
+            verdict(Some(&held_by("other", 90, 15)), "me", now, FIFTEEN),
+            Verdict::Acquire
+        );
+        assert_eq!(
+            verdict(Some(&held_by("", 109, 15)), "me", now, FIFTEEN),
+            Verdict::Acquire
+        );
+        assert_eq!(
+            verdict(Some(&LeaseSpec::default()), "me", now, FIFTEEN),
+            Verdict::Acquire
+        );
         // Our own lease is ours to renew even if it lapsed: nobody else took it.
-        assert_eq!(verdict(Some(&held_by("me", 0, 15)), "me", now, FIFTEEN), Verdict::Renew);
+        assert_eq!(
+            verdict(Some(&held_by("me", 0, 15)), "me", now, FIFTEEN),
+            Verdict::Renew
+        );
     }
 
     #[test]
     fn renewing_keeps_acquire_time_and_transitions() {
-        let spec = claimed(Some(&held_by("me", 100, 15)), "me", at(105), Duration::from_secs(20));
+        let spec = claimed(
+            Some(&held_by("me", 100, 15)),
+            "me",
+            at(105),
+            Duration::from_secs(20),
+        );
         assert_eq!(spec.holder_identity.as_deref(), Some("me"));
         assert_eq!(spec.acquire_time, Some(MicroTime(at(0))));
         assert_eq!(spec.renew_time, Some(MicroTime(at(105))));
@@ -190,7 +229,11 @@ mod tests {
         assert_eq!(spec.acquire_time, Some(MicroTime(at(100))));
         assert_eq!(spec.renew_time, Some(MicroTime(at(100))));
         assert_eq!(spec.lease_transitions, Some(4));
-        assert_eq!(spec.preferred_holder.as_deref(), Some("someone"), "unmanaged fields are kept");
+        assert_eq!(
+            spec.preferred_holder.as_deref(),
+            Some("someone"),
+            "unmanaged fields are kept"
+        );
     }
 
     #[test]

@@ -15,7 +15,6 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -24,6 +23,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
+use self::labels::*;
 use crate::api::Phase;
 
 /// The content type of [`Metrics::encode`]'s output.
@@ -31,107 +31,6 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 
 /// Prometheus client libraries' default buckets, which Flagger's analysis histogram uses.
 const DEFAULT_BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-
-/// Every phase, so `serin_canary_phase` can publish a 0 for each phase a canary is not in.
-const PHASES: [Phase; 11] = [
-    Phase::New,
-    Phase::Initializing,
-    Phase::Initialized,
-    Phase::Waiting,
-    Phase::Progressing,
-    Phase::WaitingPromotion,
-    Phase::Promoting,
-    Phase::Finalising,
-    Phase::Succeeded,
-    Phase::Failed,
-    Phase::Terminating,
-];
-
-/// The phase as a label value. `Phase::New` serialises as "" in the API, but an empty label value is
-/// the same as no label in Prometheus, so it is published as "New". The match is exhaustive on purpose:
-/// a new phase fails to compile here, a reminder to add it to `PHASES`.
-fn phase_label(phase: Phase) -> &'static str {
-    match phase {
-        Phase::New => "New",
-        Phase::Initializing
-        | Phase::Initialized
-        | Phase::Waiting
-        | Phase::Progressing
-        | Phase::WaitingPromotion
-        | Phase::Promoting
-        | Phase::Finalising
-        | Phase::Succeeded
-        | Phase::Failed
-        | Phase::Terminating => phase.as_str(),
-    }
-}
-
-/// Flagger's `flagger_canary_status` encoding: 0 Progressing, 2 Failed, 1 for anything else.
-fn flagger_status(phase: Phase) -> i64 {
-    match phase {
-        Phase::Progressing => 0,
-        Phase::Failed => 2,
-        _ => 1,
-    }
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct InfoLabels {
-    version: String,
-    mesh_provider: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct NamespaceLabels {
-    namespace: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct CanaryLabels {
-    name: String,
-    namespace: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct WorkloadLabels {
-    workload: String,
-    namespace: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct MetricLabels {
-    name: String,
-    namespace: String,
-    metric: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct OutcomeLabels {
-    name: String,
-    namespace: String,
-    deployment_strategy: String,
-    analysis_status: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct PhaseLabels {
-    name: String,
-    namespace: String,
-    phase: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct TransitionLabels {
-    name: String,
-    namespace: String,
-    from: &'static str,
-    to: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReasonLabels {
-    reason: String,
-}
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
@@ -194,13 +93,21 @@ impl Metrics {
     fn register(mut self) -> Self {
         let r = &mut self.registry;
         // Counters are registered without "_total": the OpenMetrics encoder appends it.
-        r.register("flagger_canary_total", "Canaries per namespace", self.canary_total.clone());
+        r.register(
+            "flagger_canary_total",
+            "Canaries per namespace",
+            self.canary_total.clone(),
+        );
         r.register(
             "flagger_canary_status",
             "Canary status: 0 Progressing, 1 other, 2 Failed",
             self.canary_status.clone(),
         );
-        r.register("flagger_canary_weight", "Traffic weight per workload", self.canary_weight.clone());
+        r.register(
+            "flagger_canary_weight",
+            "Traffic weight per workload",
+            self.canary_weight.clone(),
+        );
         r.register(
             "flagger_canary_metric_analysis",
             "Last value of each analysis metric",
@@ -211,14 +118,26 @@ impl Metrics {
             "Duration of one analysis step",
             self.analysis_duration.clone(),
         );
-        r.register("flagger_canary_successes", "Successful rollouts", self.successes.clone());
-        r.register("flagger_canary_failures", "Failed rollouts", self.failures.clone());
+        r.register(
+            "flagger_canary_successes",
+            "Successful rollouts",
+            self.successes.clone(),
+        );
+        r.register(
+            "flagger_canary_failures",
+            "Failed rollouts",
+            self.failures.clone(),
+        );
         r.register(
             "serin_canary_phase",
             "1 for the canary's current phase, 0 for every other phase",
             self.phase.clone(),
         );
-        r.register("serin_canary_transitions", "Phase changes", self.transitions.clone());
+        r.register(
+            "serin_canary_transitions",
+            "Phase changes",
+            self.transitions.clone(),
+        );
         r.register(
             "serin_reconcile_duration_seconds",
             "Duration of one reconcile",
@@ -256,7 +175,9 @@ impl Metrics {
     pub fn set_phase(&self, namespace: &str, name: &str, phase: Phase) {
         let mut canaries = self.lock();
         self.track(&mut canaries, namespace, name);
-        self.canary_status.get_or_create(&canary_labels(namespace, name)).set(flagger_status(phase));
+        self.canary_status
+            .get_or_create(&canary_labels(namespace, name))
+            .set(flagger_status(phase));
         for p in PHASES {
             let labels = phase_labels(namespace, name, p);
             self.phase.get_or_create(&labels).set(i64::from(p == phase));
@@ -288,8 +209,12 @@ impl Metrics {
     /// Publishes the last value of an analysis metric (durations in seconds), as Flagger does.
     pub fn set_metric_value(&self, namespace: &str, name: &str, metric: &str, value: f64) {
         let mut canaries = self.lock();
-        self.track(&mut canaries, namespace, name).metrics.insert(metric.to_string());
-        self.metric_analysis.get_or_create(&metric_labels(namespace, name, metric)).set(value);
+        self.track(&mut canaries, namespace, name)
+            .metrics
+            .insert(metric.to_string());
+        self.metric_analysis
+            .get_or_create(&metric_labels(namespace, name, metric))
+            .set(value);
     }
 
     /// Records the duration of one analysis step (`flagger_canary_duration_seconds`).
@@ -303,10 +228,19 @@ impl Metrics {
 
     /// Counts a finished rollout. `strategy` is Flagger's `deployment_strategy` (`canary`, `blue-green`,
     /// `ab-testing`, …); `analysis_status` is `completed` or `skipped`.
-    pub fn record_rollout(&self, namespace: &str, name: &str, strategy: &str, analysis_status: &str, ok: bool) {
+    pub fn record_rollout(
+        &self,
+        namespace: &str,
+        name: &str,
+        strategy: &str,
+        analysis_status: &str,
+        ok: bool,
+    ) {
         let mut canaries = self.lock();
         let tracked = self.track(&mut canaries, namespace, name);
-        tracked.outcomes.insert((strategy.to_string(), analysis_status.to_string()));
+        tracked
+            .outcomes
+            .insert((strategy.to_string(), analysis_status.to_string()));
         let labels = outcome_labels(namespace, name, strategy, analysis_status);
         let family = if ok { &self.successes } else { &self.failures };
         family.get_or_create(&labels).inc();
@@ -364,7 +298,8 @@ impl Metrics {
             });
         }
         for metric in tracked.metrics {
-            self.metric_analysis.remove(&metric_labels(namespace, name, &metric));
+            self.metric_analysis
+                .remove(&metric_labels(namespace, name, &metric));
         }
         for (strategy, status) in tracked.outcomes {
             let labels = outcome_labels(namespace, name, &strategy, &status);
@@ -388,7 +323,9 @@ impl std::fmt::Debug for Metrics {
         for (ns, name) in self.lock().keys() {
             let _ = write!(canaries, "{ns}/{name} ");
         }
-        f.debug_struct("Metrics").field("canaries", &canaries.trim_end()).finish_non_exhaustive()
+        f.debug_struct("Metrics")
+            .field("canaries", &canaries.trim_end())
+            .finish_non_exhaustive()
     }
 }
 
@@ -405,60 +342,6 @@ impl Drop for ReconcileTimer<'_> {
     }
 }
 
-fn ns_labels(namespace: &str) -> NamespaceLabels {
-    NamespaceLabels {
-        namespace: namespace.to_string(),
-    }
-}
-
-fn canary_labels(namespace: &str, name: &str) -> CanaryLabels {
-    CanaryLabels {
-        name: name.to_string(),
-        namespace: namespace.to_string(),
-    }
-}
-
-fn weight_labels(namespace: &str, name: &str) -> [WorkloadLabels; 2] {
-    [format!("{name}-primary"), name.to_string()].map(|workload| WorkloadLabels {
-        workload,
-        namespace: namespace.to_string(),
-    })
-}
-
-fn metric_labels(namespace: &str, name: &str, metric: &str) -> MetricLabels {
-    MetricLabels {
-        name: name.to_string(),
-        namespace: namespace.to_string(),
-        metric: metric.to_string(),
-    }
-}
-
-fn outcome_labels(namespace: &str, name: &str, strategy: &str, status: &str) -> OutcomeLabels {
-    OutcomeLabels {
-        name: name.to_string(),
-        namespace: namespace.to_string(),
-        deployment_strategy: strategy.to_string(),
-        analysis_status: status.to_string(),
-    }
-}
-
-fn phase_labels(namespace: &str, name: &str, phase: Phase) -> PhaseLabels {
-    PhaseLabels {
-        name: name.to_string(),
-        namespace: namespace.to_string(),
-        phase: phase_label(phase),
-    }
-}
-
-fn transition_labels(namespace: &str, name: &str, from: Phase, to: Phase) -> TransitionLabels {
-    TransitionLabels {
-        name: name.to_string(),
-        namespace: namespace.to_string(),
-        from: phase_label(from),
-        to: phase_label(to),
-    }
-}
-
+mod labels;
 #[cfg(test)]
-#[path = "metrics_tests.rs"]
 mod tests;

@@ -38,7 +38,11 @@ impl Health {
     }
 
     pub fn set_ready(&self, ready: bool) {
-        self.set(if ready { None } else { Some("not ready".to_string()) });
+        self.set(if ready {
+            None
+        } else {
+            Some("not ready".to_string())
+        });
     }
 
     /// Marks the process not ready, with a reason `/readyz` shows (e.g. "waiting for the Canary cache").
@@ -52,7 +56,10 @@ impl Health {
 
     pub fn not_ready_reason(&self) -> Option<String> {
         // A poisoned lock still holds the last value written, which is all this needs.
-        self.not_ready.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.not_ready
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn set(&self, value: Option<String>) {
@@ -143,5 +150,4 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 #[cfg(test)]
-#[path = "server_tests.rs"]
 mod tests;

@@ -39,7 +39,10 @@ fn exposition_declares_flagger_and_serin_families_and_ends_with_eof() {
         "# TYPE serin_reconcile_duration_seconds histogram",
         "# TYPE serin_reconcile_errors counter",
     ] {
-        assert!(text.contains(&format!("{family}\n")), "missing {family:?} in\n{text}");
+        assert!(
+            text.contains(&format!("{family}\n")),
+            "missing {family:?} in\n{text}"
+        );
     }
     let info = format!(
         "flagger_info{{version=\"{}\",mesh_provider=\"gatewayapi:v1\"}}",
@@ -55,18 +58,31 @@ fn phase_is_one_for_the_current_phase_and_zero_for_the_others() {
     m.set_phase("test", "podinfo", Phase::Progressing);
     m.set_phase("test", "podinfo", Phase::Succeeded);
     let text = encoded(&m);
-    let phase = |p: &str| value(&text, &format!("serin_canary_phase{{name=\"podinfo\",namespace=\"test\",phase=\"{p}\"}}"));
+    let phase = |p: &str| {
+        value(
+            &text,
+            &format!("serin_canary_phase{{name=\"podinfo\",namespace=\"test\",phase=\"{p}\"}}"),
+        )
+    };
     assert_eq!(phase("Succeeded"), Some(1.0));
     assert_eq!(phase("Progressing"), Some(0.0));
     assert_eq!(phase("New"), Some(0.0), "the empty phase is published as New");
-    let series = text.lines().filter(|l| l.starts_with("serin_canary_phase{")).count();
+    let series = text
+        .lines()
+        .filter(|l| l.starts_with("serin_canary_phase{"))
+        .count();
     assert_eq!(series, PHASES.len());
 }
 
 #[test]
 fn flagger_status_uses_flaggers_codes() {
     let m = Metrics::new("");
-    let status = |m: &Metrics| value(&encoded(m), r#"flagger_canary_status{name="podinfo",namespace="test"}"#);
+    let status = |m: &Metrics| {
+        value(
+            &encoded(m),
+            r#"flagger_canary_status{name="podinfo",namespace="test"}"#,
+        )
+    };
     m.set_phase("test", "podinfo", Phase::Progressing);
     assert_eq!(status(&m), Some(0.0));
     m.set_phase("test", "podinfo", Phase::Failed);
@@ -83,11 +99,17 @@ fn weights_are_published_per_workload_like_flagger() {
     m.set_weights("test", "podinfo", 70, 30);
     let text = encoded(&m);
     assert_eq!(
-        value(&text, r#"flagger_canary_weight{workload="podinfo-primary",namespace="test"}"#),
+        value(
+            &text,
+            r#"flagger_canary_weight{workload="podinfo-primary",namespace="test"}"#
+        ),
         Some(70.0)
     );
     assert_eq!(
-        value(&text, r#"flagger_canary_weight{workload="podinfo",namespace="test"}"#),
+        value(
+            &text,
+            r#"flagger_canary_weight{workload="podinfo",namespace="test"}"#
+        ),
         Some(30.0)
     );
 }
@@ -113,7 +135,9 @@ fn transitions_count_changes_and_ignore_self_transitions() {
     m.record_transition("test", "podinfo", Phase::Initialized, Phase::Progressing);
     let text = encoded(&m);
     let series = |from: &str, to: &str| {
-        format!("serin_canary_transitions_total{{name=\"podinfo\",namespace=\"test\",from=\"{from}\",to=\"{to}\"}}")
+        format!(
+            "serin_canary_transitions_total{{name=\"podinfo\",namespace=\"test\",from=\"{from}\",to=\"{to}\"}}"
+        )
     };
     assert_eq!(value(&text, &series("Initialized", "Progressing")), Some(2.0));
     assert_eq!(value(&text, &series("Succeeded", "Progressing")), Some(1.0));
@@ -137,18 +161,30 @@ fn analysis_series_follow_flaggers_labels() {
         Some(99.5)
     );
     let canary = r#"{name="podinfo",namespace="test"}"#;
-    assert_eq!(value(&text, &format!("flagger_canary_duration_seconds_count{canary}")), Some(1.0));
+    assert_eq!(
+        value(&text, &format!("flagger_canary_duration_seconds_count{canary}")),
+        Some(1.0)
+    );
     let bucket = |le: &str| {
         value(
             &text,
-            &format!("flagger_canary_duration_seconds_bucket{{le=\"{le}\",name=\"podinfo\",namespace=\"test\"}}"),
+            &format!(
+                "flagger_canary_duration_seconds_bucket{{le=\"{le}\",name=\"podinfo\",namespace=\"test\"}}"
+            ),
         )
     };
     assert_eq!(bucket("0.25"), Some(0.0), "{text}");
     assert_eq!(bucket("0.5"), Some(1.0), "{text}");
-    let outcome = r#"{name="podinfo",namespace="test",deployment_strategy="canary",analysis_status="completed"}"#;
-    assert_eq!(value(&text, &format!("flagger_canary_successes_total{outcome}")), Some(1.0));
-    assert_eq!(value(&text, &format!("flagger_canary_failures_total{outcome}")), Some(2.0));
+    let outcome =
+        r#"{name="podinfo",namespace="test",deployment_strategy="canary",analysis_status="completed"}"#;
+    assert_eq!(
+        value(&text, &format!("flagger_canary_successes_total{outcome}")),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&text, &format!("flagger_canary_failures_total{outcome}")),
+        Some(2.0)
+    );
 }
 
 #[test]
@@ -163,8 +199,14 @@ fn reconcile_timer_and_errors_are_recorded() {
     m.reconcile_error("invalid_spec");
     let text = encoded(&m);
     assert_eq!(value(&text, "serin_reconcile_duration_seconds_count"), Some(2.0));
-    assert_eq!(value(&text, r#"serin_reconcile_errors_total{reason="kube"}"#), Some(2.0));
-    assert_eq!(value(&text, r#"serin_reconcile_errors_total{reason="invalid_spec"}"#), Some(1.0));
+    assert_eq!(
+        value(&text, r#"serin_reconcile_errors_total{reason="kube"}"#),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(&text, r#"serin_reconcile_errors_total{reason="invalid_spec"}"#),
+        Some(1.0)
+    );
 }
 
 #[test]
@@ -185,11 +227,16 @@ fn forget_removes_every_series_of_the_canary_and_only_those() {
     let text = encoded(&m);
     let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
     assert!(
-        samples.iter().all(|l| !l.contains("\"gone") && !l.contains("alone")),
+        samples
+            .iter()
+            .all(|l| !l.contains("\"gone") && !l.contains("alone")),
         "series of forgotten canaries remain:\n{text}"
     );
     assert!(samples.iter().any(|l| l.contains("name=\"kept\"")));
     assert!(samples.iter().any(|l| l.contains("workload=\"kept-primary\"")));
-    assert_eq!(value(&text, r#"flagger_canary_total{namespace="test"}"#), Some(1.0));
+    assert_eq!(
+        value(&text, r#"flagger_canary_total{namespace="test"}"#),
+        Some(1.0)
+    );
     assert_eq!(value(&text, r#"flagger_canary_total{namespace="other"}"#), None);
 }

@@ -33,7 +33,10 @@ async fn metrics_are_served_as_openmetrics_text() {
     let (status, content_type, body) = get_path(app, "/metrics").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(content_type.as_deref(), Some(CONTENT_TYPE));
-    assert!(body.contains(r#"flagger_canary_status{name="podinfo",namespace="test"} 0"#), "{body}");
+    assert!(
+        body.contains(r#"flagger_canary_status{name="podinfo",namespace="test"} 0"#),
+        "{body}"
+    );
     assert!(body.ends_with("# EOF\n"));
 }
 
@@ -89,13 +92,24 @@ async fn serves_on_a_socket_and_stops_on_shutdown() {
     ));
 
     let http = reqwest::Client::new();
-    let response = http.get(format!("http://{addr}/metrics")).send().await.expect("scrape");
+    let response = http
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .expect("scrape");
     assert_eq!(response.status(), reqwest::StatusCode::OK);
     assert_eq!(
-        response.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
         Some(CONTENT_TYPE)
     );
-    let ready = http.get(format!("http://{addr}/readyz")).send().await.expect("probe");
+    let ready = http
+        .get(format!("http://{addr}/readyz"))
+        .send()
+        .await
+        .expect("probe");
     assert_eq!(ready.status(), reqwest::StatusCode::OK);
 
     // The client keeps its connection open, as Prometheus does; shutdown must not wait for it.
