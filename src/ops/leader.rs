@@ -117,6 +117,7 @@ enum Outcome {
     LostRace,
 }
 
+/// One replica's candidacy. Take [`Self::is_leader`] receivers before handing the elector to `run`.
 pub struct LeaderElector {
     api: Api<Lease>,
     config: LeaderConfig,

@@ -134,10 +134,9 @@ fn transitions_count_changes_and_ignore_self_transitions() {
     m.record_transition("test", "podinfo", Phase::Succeeded, Phase::Progressing);
     m.record_transition("test", "podinfo", Phase::Initialized, Phase::Progressing);
     let text = encoded(&m);
+    let canary = r#"name="podinfo",namespace="test""#;
     let series = |from: &str, to: &str| {
-        format!(
-            "serin_canary_transitions_total{{name=\"podinfo\",namespace=\"test\",from=\"{from}\",to=\"{to}\"}}"
-        )
+        format!("serin_canary_transitions_total{{{canary},from=\"{from}\",to=\"{to}\"}}")
     };
     assert_eq!(value(&text, &series("Initialized", "Progressing")), Some(2.0));
     assert_eq!(value(&text, &series("Succeeded", "Progressing")), Some(1.0));
