@@ -5,6 +5,7 @@ pub mod cli;
 pub mod controller;
 pub mod crdgen;
 pub mod error;
+pub mod ops;
 pub mod rollout;
 pub mod telemetry;
 pub mod workload;
