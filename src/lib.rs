@@ -6,4 +6,5 @@ pub mod controller;
 pub mod crdgen;
 pub mod error;
 pub mod rollout;
+pub mod router;
 pub mod telemetry;
