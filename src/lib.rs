@@ -7,5 +7,6 @@ pub mod crdgen;
 pub mod error;
 pub mod ops;
 pub mod rollout;
+pub mod router;
 pub mod telemetry;
 pub mod workload;

@@ -1,0 +1,139 @@
+//! The `gatewayapi` / `gatewayapi:v1` provider: one HTTPRoute named after
+//! the apex Service, attached to `service.gatewayRefs` (Gateways, or a
+//! Service for GAMMA meshes such as Linkerd), splitting traffic between
+//! `<apex>-primary` and `<apex>-canary`.
+
+mod filters;
+mod route;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
+use kube::{Api, Client, ResourceExt};
+
+pub use route::{http_route, route_weights};
+
+use super::error::{NotFound, is_invalid, not_found};
+use super::gatewayapi_types::{GROUP, HTTPRoute, VERSION};
+use super::{FIELD_MANAGER, Router, RouterError, apex_name, namespace};
+use crate::api::Canary;
+use crate::rollout::Weights;
+
+pub struct GatewayApiRouter {
+    client: Client,
+}
+
+impl GatewayApiRouter {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    fn api(&self, canary: &Canary) -> Result<(Api<HTTPRoute>, String), RouterError> {
+        let namespace = namespace(canary)?;
+        Ok((Api::namespaced(self.client.clone(), &namespace), namespace))
+    }
+
+    /// The route, `None` when it does not exist.
+    async fn get(&self, canary: &Canary) -> Result<Option<HTTPRoute>, RouterError> {
+        let (api, namespace) = self.api(canary)?;
+        let name = apex_name(canary);
+        match api.get(name).await {
+            Ok(route) => Ok(Some(route)),
+            Err(err) if not_found(&err) == Some(NotFound::Object) => Ok(None),
+            Err(err) => Err(api_error("read", &namespace, name, err)),
+        }
+    }
+}
+
+pub(crate) fn router(client: Client) -> Arc<dyn Router> {
+    Arc::new(GatewayApiRouter::new(client))
+}
+
+#[async_trait]
+impl Router for GatewayApiRouter {
+    fn name(&self) -> &'static str {
+        "gatewayapi"
+    }
+
+    async fn apply(&self, canary: &Canary, weights: Weights) -> Result<(), RouterError> {
+        let route = http_route(canary, weights)?;
+        let (api, namespace) = self.api(canary)?;
+        let name = apex_name(canary);
+        // Forced: serin is the authority on the fields it sends (the rules
+        // above all); everything else on the object stays with its owners.
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        api.patch(name, &params, &Patch::Apply(&route))
+            .await
+            .map_err(|err| api_error("apply", &namespace, name, err))?;
+        Ok(())
+    }
+
+    async fn weights(&self, canary: &Canary) -> Result<Option<Weights>, RouterError> {
+        Ok(self
+            .get(canary)
+            .await?
+            .and_then(|route| route_weights(canary, &route)))
+    }
+
+    async fn remove(&self, canary: &Canary) -> Result<(), RouterError> {
+        let Some(route) = self.get(canary).await? else {
+            return Ok(());
+        };
+        // A route of the same name that this Canary does not control was not
+        // created by serin for it (or was taken over since): leave it alone.
+        let controlled = canary.uid().is_some_and(|uid| {
+            route
+                .owner_references()
+                .iter()
+                .any(|o| o.controller == Some(true) && o.uid == uid)
+        });
+        if !controlled {
+            tracing::info!(route = %route.name_any(), "HTTPRoute is not controlled by this Canary; not deleting it");
+            return Ok(());
+        }
+        let (api, namespace) = self.api(canary)?;
+        let name = apex_name(canary);
+        // The uid precondition keeps a route recreated meanwhile by someone else.
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                uid: route.uid(),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        match api.delete(name, &params).await {
+            Ok(_) => Ok(()),
+            Err(err) if not_found(&err) == Some(NotFound::Object) => Ok(()),
+            Err(err) => Err(api_error("delete", &namespace, name, err)),
+        }
+    }
+}
+
+fn api_error(action: &'static str, namespace: &str, name: &str, err: kube::Error) -> RouterError {
+    if not_found(&err) == Some(NotFound::Kind) {
+        return RouterError::CrdNotInstalled {
+            kind: "HTTPRoute",
+            group: GROUP,
+            version: VERSION,
+        };
+    }
+    if is_invalid(&err) {
+        let detail = match &err {
+            kube::Error::Api(status) => status.message.clone(),
+            other => other.to_string(),
+        };
+        return RouterError::InvalidSpec(format!(
+            "the API server rejected HTTPRoute {namespace}/{name}: {detail}"
+        ));
+    }
+    RouterError::Api {
+        action,
+        kind: "HTTPRoute",
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        source: err,
+    }
+}
