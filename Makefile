@@ -1,11 +1,15 @@
 # serin developer commands. `make demo` and `make test` are all a fresh
 # machine needs (with the prerequisites that .ci/run installs).
-.PHONY: all build test test-unit test-e2e lint fmt demo cluster-up cluster-down cluster-status clean
+.PHONY: all build generate test test-unit test-e2e lint fmt demo cluster-up cluster-down cluster-status clean
 
 all: build
 
 build:
 	cargo build --workspace
+
+## Regenerates crds/ from the Rust types (a unit test fails when they drift).
+generate:
+	cargo run --quiet -- crd --out-dir crds
 
 ## Everything CI runs: lints, unit tests, then e2e tests on the local control plane.
 test: lint test-unit test-e2e

@@ -35,6 +35,24 @@ pub struct ControllerArgs {
     /// Connect, log the API server version and exit instead of running until stopped.
     #[arg(long)]
     pub check: bool,
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "SERIN_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Traffic provider for Canaries that do not name one.
+    #[arg(long, env = "SERIN_PROVIDER", default_value = "kubernetes")]
+    pub provider: String,
+    /// Address of the /metrics, /healthz and /readyz server (port 0 picks a free one).
+    #[arg(long, env = "SERIN_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: std::net::SocketAddr,
+    /// Run as one of several replicas: only the holder of a Lease acts.
+    #[arg(long, env = "SERIN_LEADER_ELECT")]
+    pub leader_elect: bool,
+    /// Namespace of the leader-election Lease (default: the client's namespace).
+    #[arg(long, env = "SERIN_LEADER_ELECTION_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+    /// Name of the leader-election Lease.
+    #[arg(long, default_value = "serin-leader")]
+    pub leader_election_id: String,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -84,10 +102,11 @@ mod tests {
             "debug",
         ])
         .expect("valid arguments");
-        assert!(matches!(
-            cli.command,
-            Command::Controller(ControllerArgs { check: false })
-        ));
+        let Command::Controller(args) = cli.command else {
+            panic!("controller subcommand expected")
+        };
+        assert!(!args.check);
+        assert_eq!(args.provider, "kubernetes");
         assert_eq!(cli.log.log_format, LogFormat::Json);
         assert_eq!(cli.log.log_level, "debug");
     }

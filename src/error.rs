@@ -24,6 +24,14 @@ pub enum Error {
     },
     #[error("could not wait for a shutdown signal")]
     Signal(#[source] std::io::Error),
+    #[error("cannot list Canaries: are serin's CRDs installed? (kubectl apply -f crds/)")]
+    CrdMissing(#[source] kube::Error),
+    #[error("could not start the metrics and health server")]
+    Server(#[source] crate::ops::ServerError),
+    #[error("invalid leader election settings")]
+    Leader(#[source] crate::ops::LeaderError),
+    #[error("internal error: {0}")]
+    Internal(&'static str),
 }
 
 /// Renders an error and its sources as one line, outermost first.

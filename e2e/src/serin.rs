@@ -33,6 +33,22 @@ impl SerinProcess {
         Ok(Self { child, log })
     }
 
+    /// Starts `serin controller` scoped to the test's namespace, with its
+    /// metrics server on a free loopback port.
+    pub fn controller(ctx: &TestContext, extra: &[&str]) -> anyhow::Result<Self> {
+        let mut args = vec![
+            "--log-level",
+            "info,serin=debug",
+            "controller",
+            "--namespace",
+            &ctx.namespace,
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ];
+        args.extend_from_slice(extra);
+        Self::start(ctx, &args)
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -48,6 +64,20 @@ impl SerinProcess {
                 .map(str::to_string))
         })
         .await
+    }
+
+    /// Kills the process with SIGKILL, as a crash or an OOM kill would.
+    pub async fn kill(mut self) -> anyhow::Result<()> {
+        self.child.kill().await.context("killing serin")?;
+        Ok(())
+    }
+
+    /// Waits for the process to exit on its own.
+    pub async fn wait(mut self, timeout: Duration) -> anyhow::Result<std::process::ExitStatus> {
+        tokio::time::timeout(timeout, self.child.wait())
+            .await
+            .with_context(|| format!("serin did not exit within {timeout:?}"))?
+            .context("waiting for serin")
     }
 
     /// Sends SIGTERM and returns the exit status, failing if it does not stop in time.

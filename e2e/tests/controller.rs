@@ -1,16 +1,17 @@
 //! `serin controller` connects to the cluster from KUBECONFIG, logs the API
-//! server's version and stops cleanly on SIGTERM.
+//! server's version, reports ready, and stops cleanly on SIGTERM.
 
 use std::time::Duration;
 
 use serin_e2e::serin::SerinProcess;
-use serin_e2e::with_namespace;
+use serin_e2e::{crds, with_namespace};
 
 #[tokio::test]
 async fn controller_logs_the_server_version_and_stops_on_sigterm() {
     with_namespace("controller", |ctx| async move {
+        crds::install_serin(&ctx.client).await?;
         let server = ctx.client.apiserver_version().await?;
-        let serin = SerinProcess::start(&ctx, &["controller"])?;
+        let serin = SerinProcess::controller(&ctx, &[])?;
         let line = serin
             .wait_for_log(
                 &["connected to Kubernetes API server", &server.git_version],
@@ -22,10 +23,21 @@ async fn controller_logs_the_server_version_and_stops_on_sigterm() {
             "log names the API server address: {line}"
         );
         serin
-            .wait_for_log(&["waiting for a shutdown signal"], Duration::from_secs(10))
+            .wait_for_log(&["serving /metrics"], Duration::from_secs(10))
             .await?;
-        let status = serin.terminate(Duration::from_secs(10)).await?;
+        let status = serin.terminate(Duration::from_secs(15)).await?;
         assert!(status.success(), "serin exited with {status}");
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn controller_check_connects_and_exits() {
+    with_namespace("check", |ctx| async move {
+        let serin = SerinProcess::start(&ctx, &["controller", "--check"])?;
+        let status = serin.wait(Duration::from_secs(30)).await?;
+        assert!(status.success(), "--check connects and exits 0, got {status}");
         Ok(())
     })
     .await;

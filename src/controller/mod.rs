@@ -1,20 +1,209 @@
-//! `serin controller`: connects to the cluster and runs until told to stop.
+//! `serin controller`: watches Canaries and everything they depend on, and
+//! drives each rollout.
 
-use kube::{Client, Config};
+mod apply;
+mod context;
+mod error;
+mod observe;
+mod reconcile;
+mod watch;
 
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::{Api, Client, Config, ResourceExt};
+use serde::de::DeserializeOwned;
+use tokio::sync::watch as tokio_watch;
+
+pub use self::error::ReconcileError;
+pub use self::observe::FINALIZER;
+use crate::api::Canary;
 use crate::cli::ControllerArgs;
 use crate::error::Error;
+use crate::ops::{Health, LeaderConfig, LeaderElector, Metrics, default_identity};
+
+/// Buffer of the shared watch streams: how far a slow subscriber may lag.
+const SHARED_BUFFER: usize = 1024;
 
 pub async fn run(args: ControllerArgs) -> Result<(), Error> {
     let client = connect().await?;
-    drop(client);
     if args.check {
         return Ok(());
     }
-    tracing::info!("controller running; waiting for a shutdown signal");
-    shutdown_signal().await?;
+    let canaries: Api<Canary> = scoped(&client, args.namespace.as_deref());
+    if let Err(err) = canaries.list(&kube::api::ListParams::default().limit(1)).await {
+        return Err(Error::CrdMissing(err));
+    }
+
+    // One signal, many listeners: the controller, the elector and the server.
+    let (stop_tx, stop_rx) = tokio_watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+
+    let metrics = Arc::new(Metrics::new(&args.provider));
+    let health = Health::new();
+    let listener = crate::ops::server::bind(args.metrics_addr)
+        .await
+        .map_err(Error::Server)?;
+    let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    tracing::info!(%address, "serving /metrics, /healthz and /readyz");
+    let server = tokio::spawn(crate::ops::server::serve_on(
+        listener,
+        metrics.clone(),
+        health.clone(),
+        stopped(),
+    ));
+
+    let identity = default_identity();
+    let (leader, elector_task) = if args.leader_elect {
+        let namespace = args
+            .leader_election_namespace
+            .clone()
+            .unwrap_or_else(|| client.default_namespace().to_string());
+        let config = LeaderConfig::new(namespace, args.leader_election_id.clone(), identity.clone());
+        let elector = LeaderElector::new(client.clone(), config).map_err(Error::Leader)?;
+        let leader = elector.is_leader();
+        (leader, Some(tokio::spawn(elector.run(stopped()))))
+    } else {
+        let (tx, rx) = tokio_watch::channel(true);
+        // A lone replica always leads; the sender lives as long as the process.
+        std::mem::forget(tx);
+        (rx, None)
+    };
+
+    let (deployments, deployment_events) = shared_cache::<Deployment>(&client, args.namespace.as_deref())?;
+    let (config_maps, config_map_events) = shared_cache::<ConfigMap>(&client, args.namespace.as_deref())?;
+    let (secrets, secret_events) = shared_cache::<Secret>(&client, args.namespace.as_deref())?;
+
+    let controller = Controller::new(canaries, watcher::Config::default().any_semantic());
+    let canary_store = controller.store();
+    let ctx = Arc::new(context::Context {
+        client: client.clone(),
+        deployments: deployments.clone(),
+        config_maps: config_maps.clone(),
+        secrets: secrets.clone(),
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "serin".into(),
+                instance: Some(identity),
+            },
+        ),
+        metrics,
+        default_provider: args.provider.clone(),
+        leader: leader.clone(),
+    });
+
+    {
+        let (health, stores) = (
+            health.clone(),
+            (deployments.clone(), config_maps.clone(), secrets.clone()),
+        );
+        tokio::spawn(async move {
+            let _ = stores.0.wait_until_ready().await;
+            let _ = stores.1.wait_until_ready().await;
+            let _ = stores.2.wait_until_ready().await;
+            health.set_ready(true);
+        });
+    }
+
+    let (c1, c2, d2, c3, d3) = (
+        canary_store.clone(),
+        canary_store.clone(),
+        deployments.clone(),
+        canary_store.clone(),
+        deployments.clone(),
+    );
+    let leadership = futures::stream::unfold(leader, |mut rx| async move {
+        rx.changed().await.ok()?;
+        Some(((), rx))
+    });
+    controller
+        .owns(
+            scoped::<Service>(&client, args.namespace.as_deref()),
+            watcher::Config::default(),
+        )
+        .watches_shared_stream(deployment_events, move |dep| {
+            watch::canaries_for_deployment(&c1, &dep)
+        })
+        .watches_shared_stream(config_map_events, move |cm| {
+            watch::canaries_for_config(&c2, &d2, cm.namespace(), &cm.name_any(), false)
+        })
+        .watches_shared_stream(secret_events, move |s| {
+            watch::canaries_for_config(&c3, &d3, s.namespace(), &s.name_any(), true)
+        })
+        .reconcile_all_on(leadership)
+        .graceful_shutdown_on(stopped())
+        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                tracing::debug!(error = %err, "reconcile ended with an error");
+            }
+        })
+        .await;
     tracing::info!("shutting down");
+    // The controller has stopped: the lease can go to a successor now.
+    if let Some(task) = elector_task {
+        let _ = task.await;
+    }
+    if let Ok(Err(err)) = server.await {
+        tracing::warn!(error = %err, "the metrics server ended with an error");
+    }
     Ok(())
+}
+
+fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// One watch per kind feeds both a cache (read by reconciles) and the
+/// controller's triggers, so nothing is listed or fetched twice.
+fn shared_cache<K>(
+    client: &Client,
+    namespace: Option<&str>,
+) -> Result<(Store<K>, reflector::ReflectHandle<K>), Error>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store_shared::<K>(SHARED_BUFFER);
+    let events = writer
+        .subscribe()
+        .ok_or(Error::Internal("a shared store without subscribers"))?;
+    let stream = watcher(
+        scoped::<K>(client, namespace),
+        watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .reflect_shared(writer)
+    .for_each(|_| futures::future::ready(()));
+    tokio::spawn(stream);
+    Ok((reader, events))
 }
 
 /// Builds a client from KUBECONFIG or the in-cluster config and proves the
@@ -39,11 +228,19 @@ pub async fn connect() -> Result<Client, Error> {
     Ok(client)
 }
 
-async fn shutdown_signal() -> Result<(), Error> {
+pub async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).map_err(Error::Signal)?;
-    tokio::select! {
-        res = tokio::signal::ctrl_c() => res.map_err(Error::Signal),
-        _ = term.recv() => Ok(()),
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot listen for SIGTERM; stopping on Ctrl-C only");
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
+    tracing::info!("shutdown signal received");
 }

@@ -1,0 +1,245 @@
+//! Objects the rollout tests share: a podinfo-like Deployment, Canaries,
+//! and readers for the objects serin writes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::api::{DynamicObject, GroupVersionKind, ObjectMeta, Patch, PatchParams};
+use kube::discovery::ApiResource;
+use kube::{Api, Client};
+use serde_json::{Value, json};
+use serin::api::{Canary, Phase};
+
+use crate::{TestContext, wait};
+
+pub fn deployment(name: &str, image: &str, replicas: i32) -> Deployment {
+    let labels: BTreeMap<String, String> = [("app".to_string(), name.to_string())].into();
+    Deployment {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(DeploymentSpec {
+            replicas: Some(replicas),
+            selector: LabelSelector {
+                match_labels: Some(labels.clone()),
+                ..LabelSelector::default()
+            },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    containers: vec![Container {
+                        name: "podinfod".to_string(),
+                        image: Some(image.to_string()),
+                        ..Container::default()
+                    }],
+                    ..PodSpec::default()
+                }),
+            },
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
+}
+
+/// Sets the image of the first container, as a user bumping a tag would.
+pub async fn set_image(ctx: &TestContext, name: &str, image: &str) -> anyhow::Result<()> {
+    let api: Api<Deployment> = ctx.api();
+    let patch = json!({ "spec": { "template": { "spec": { "containers": [{ "name": "podinfod", "image": image }] } } } });
+    api.patch(name, &PatchParams::default(), &Patch::Strategic(&patch))
+        .await?;
+    Ok(())
+}
+
+pub fn image_of(dep: &Deployment) -> Option<String> {
+    dep.spec
+        .as_ref()?
+        .template
+        .spec
+        .as_ref()?
+        .containers
+        .first()?
+        .image
+        .clone()
+}
+
+pub fn replicas_of(dep: &Deployment) -> Option<i32> {
+    dep.spec.as_ref()?.replicas
+}
+
+/// A gatewayapi Canary in Flagger's shape.
+pub fn gatewayapi_canary(name: &str, interval: &str, analysis: Value) -> Value {
+    let mut analysis_obj = json!({ "interval": interval, "threshold": 2 });
+    if let (Some(base), Some(extra)) = (analysis_obj.as_object_mut(), analysis.as_object()) {
+        base.extend(extra.clone());
+    }
+    json!({
+        "apiVersion": "serin.dev/v1beta1",
+        "kind": "Canary",
+        "metadata": { "name": name },
+        "spec": {
+            "provider": "gatewayapi:v1",
+            "targetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": name },
+            "progressDeadlineSeconds": 60,
+            "service": { "port": 9898, "gatewayRefs": [{ "name": "public-gateway", "namespace": "gateways" }] },
+            "analysis": analysis_obj
+        }
+    })
+}
+
+pub async fn create_canary(ctx: &TestContext, body: Value) -> anyhow::Result<Canary> {
+    let api: Api<Canary> = ctx.api();
+    let canary: Canary = serde_json::from_value(body).context("Canary fixture")?;
+    Ok(api.create(&Default::default(), &canary).await?)
+}
+
+/// Waits until the Canary reaches `phase`, failing early if it reaches `Failed` instead.
+pub async fn wait_for_phase(
+    ctx: &TestContext,
+    name: &str,
+    phase: Phase,
+    timeout: Duration,
+) -> anyhow::Result<Canary> {
+    let api: Api<Canary> = ctx.api();
+    let what = format!("Canary {name} to reach {}", phase.as_str());
+    wait::poll_until(&what, timeout, Duration::from_millis(200), || {
+        let api = api.clone();
+        async move {
+            let canary = api.get(name).await?;
+            let current = canary.status.as_ref().map(|s| s.phase).unwrap_or_default();
+            if current == phase {
+                return Ok(Some(canary));
+            }
+            if current == Phase::Failed && phase != Phase::Failed {
+                let message = canary
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.message.clone())
+                    .unwrap_or_default();
+                return Err(anyhow!("Canary {name} failed: {message}"));
+            }
+            Ok(None)
+        }
+    })
+    .await
+}
+
+pub fn http_route_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "HTTPRoute"),
+        "httproutes",
+    )
+}
+
+pub fn http_routes(client: &Client, namespace: &str) -> Api<DynamicObject> {
+    Api::namespaced_with(client.clone(), namespace, &http_route_resource())
+}
+
+/// `(primary, canary)` weights of an HTTPRoute's backendRefs, by Service name suffix.
+pub fn route_weights(route: &DynamicObject) -> Option<(i64, i64)> {
+    let rules = route.data.get("spec")?.get("rules")?.as_array()?;
+    let mut primary = None;
+    let mut canary = None;
+    for backend in rules
+        .iter()
+        .filter_map(|r| r.get("backendRefs")?.as_array())
+        .flatten()
+    {
+        let name = backend.get("name")?.as_str()?;
+        let weight = backend.get("weight").and_then(Value::as_i64).unwrap_or(1);
+        if name.ends_with("-primary") {
+            primary = Some(weight);
+        } else if name.ends_with("-canary") {
+            canary = Some(weight);
+        }
+    }
+    Some((primary?, canary?))
+}
+
+/// The Gateway API HTTPRoute CRD that serin's router types generate.
+pub async fn install_gateway_api(client: &Client) -> anyhow::Result<()> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/crds/gateway-api-httproute.yaml");
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+    let crd = serde_yaml::from_str(&text).with_context(|| format!("parsing {path}"))?;
+    crate::crds::install(client, vec![crd]).await
+}
+
+/// Sets (or with `None` removes) an annotation on the Canary, as `kubectl annotate` would.
+pub async fn annotate_canary(
+    ctx: &TestContext,
+    name: &str,
+    key: &str,
+    value: Option<&str>,
+) -> anyhow::Result<()> {
+    let api: Api<Canary> = ctx.api();
+    let patch = json!({ "metadata": { "annotations": { key: value } } });
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}
+
+/// Waits until the Canary's status satisfies `check`.
+pub async fn wait_for_status(
+    ctx: &TestContext,
+    name: &str,
+    what: &str,
+    timeout: Duration,
+    check: impl Fn(&serin::api::CanaryStatus) -> bool,
+) -> anyhow::Result<Canary> {
+    let api: Api<Canary> = ctx.api();
+    let check = &check;
+    wait::poll_until(what, timeout, Duration::from_millis(200), || {
+        let api = api.clone();
+        async move {
+            let canary = api.get(name).await?;
+            let ok = canary.status.as_ref().is_some_and(check);
+            Ok(ok.then_some(canary))
+        }
+    })
+    .await
+}
+
+/// Asserts that `check` keeps holding for `period`: for properties such as
+/// "a paused canary does not advance", which can only be observed over time.
+pub async fn holds_for(
+    ctx: &TestContext,
+    name: &str,
+    what: &str,
+    period: Duration,
+    check: impl Fn(&serin::api::CanaryStatus) -> bool,
+) -> anyhow::Result<()> {
+    let api: Api<Canary> = ctx.api();
+    let deadline = tokio::time::Instant::now() + period;
+    while tokio::time::Instant::now() < deadline {
+        let canary = api.get(name).await?;
+        let status = canary.status.unwrap_or_default();
+        if !check(&status) {
+            return Err(anyhow!(
+                "expected {what} for {period:?}, but the status became {status:?}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Ok(())
+}
+
+/// Reasons of the events recorded for an object, oldest first.
+pub async fn event_reasons(ctx: &TestContext, name: &str) -> anyhow::Result<Vec<String>> {
+    let api: Api<k8s_openapi::api::events::v1::Event> = ctx.api();
+    let mut events: Vec<_> = api
+        .list(&Default::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .collect();
+    events.sort_by_key(|e| e.event_time.clone().map(|t| t.0));
+    Ok(events.into_iter().filter_map(|e| e.reason).collect())
+}

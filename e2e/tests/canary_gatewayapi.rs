@@ -1,0 +1,124 @@
+//! A gatewayapi Canary on the real control plane: initialization, a full
+//! progressive rollout read from the HTTPRoute, and promotion.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
+use kube::Api;
+use kube::api::{DynamicObject, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use serde_json::json;
+use serin::api::Phase;
+use serin_e2e::fixtures::{self, route_weights};
+use serin_e2e::serin::SerinProcess;
+use serin_e2e::{crds, wait, with_namespace};
+
+const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(90);
+
+#[tokio::test]
+async fn gatewayapi_canary_initializes_steps_weights_and_promotes() {
+    with_namespace("gwapi", |ctx| async move {
+        crds::install_serin(&ctx.client).await?;
+        fixtures::install_gateway_api(&ctx.client).await?;
+        let deployments: Api<Deployment> = ctx.api();
+        let services: Api<Service> = ctx.api();
+        let routes = fixtures::http_routes(&ctx.client, &ctx.namespace);
+        deployments
+            .create(
+                &PostParams::default(),
+                &fixtures::deployment("podinfo", "podinfo:6.0.0", 2),
+            )
+            .await?;
+        let _serin = SerinProcess::controller(&ctx, &[])?;
+        fixtures::create_canary(
+            &ctx,
+            fixtures::gatewayapi_canary("podinfo", "2s", json!({ "stepWeight": 20, "maxWeight": 60 })),
+        )
+        .await?;
+
+        // 1. Initialization.
+        fixtures::wait_for_phase(&ctx, "podinfo", Phase::Initialized, ROLLOUT_TIMEOUT).await?;
+        let primary = deployments.get("podinfo-primary").await?;
+        assert_eq!(fixtures::image_of(&primary).as_deref(), Some("podinfo:6.0.0"));
+        for name in ["podinfo", "podinfo-primary", "podinfo-canary"] {
+            services.get(name).await?;
+        }
+        let apex = services.get("podinfo").await?;
+        let selector = apex.spec.and_then(|s| s.selector).unwrap_or_default();
+        assert_eq!(
+            selector.get("app").map(String::as_str),
+            Some("podinfo-primary"),
+            "apex selects the primary"
+        );
+        assert_eq!(route_weights(&routes.get("podinfo").await?), Some((100, 0)));
+        let target = wait::poll_until(
+            "the target scaled to zero",
+            Duration::from_secs(30),
+            Duration::from_millis(200),
+            || {
+                let deployments = deployments.clone();
+                async move {
+                    let target = deployments.get("podinfo").await?;
+                    Ok((fixtures::replicas_of(&target) == Some(0)).then_some(target))
+                }
+            },
+        )
+        .await?;
+        assert_eq!(fixtures::replicas_of(&target), Some(0));
+
+        // 2. A new image walks the weights 20, 40, 60, promotes and returns to the primary.
+        let log = WeightLog::default();
+        let recorder = tokio::spawn(record_canary_weights(routes.clone(), log.clone()));
+        fixtures::set_image(&ctx, "podinfo", "podinfo:6.0.1").await?;
+        let canary = fixtures::wait_for_phase(&ctx, "podinfo", Phase::Succeeded, ROLLOUT_TIMEOUT).await?;
+        recorder.abort();
+        let weights = log.lock().map(|w| w.clone()).unwrap_or_default();
+        let steps: Vec<i64> = weights.iter().copied().filter(|w| *w > 0).collect();
+        assert_eq!(
+            steps,
+            vec![20, 40, 60],
+            "canary weights read from the HTTPRoute: {weights:?}"
+        );
+        assert_eq!(
+            weights.last(),
+            Some(&0),
+            "traffic returns to the primary: {weights:?}"
+        );
+        let primary = deployments.get("podinfo-primary").await?;
+        assert_eq!(
+            fixtures::image_of(&primary).as_deref(),
+            Some("podinfo:6.0.1"),
+            "primary runs the new image"
+        );
+        assert_eq!(route_weights(&routes.get("podinfo").await?), Some((100, 0)));
+        assert_eq!(
+            fixtures::replicas_of(&deployments.get("podinfo").await?),
+            Some(0),
+            "canary scaled to zero"
+        );
+        let status = canary.status.unwrap_or_default();
+        assert_eq!(status.last_promoted_spec, status.last_applied_spec);
+        assert_eq!(status.canary_weight, 0);
+        Ok(())
+    })
+    .await;
+}
+
+type WeightLog = Arc<Mutex<Vec<i64>>>;
+
+/// Watches the HTTPRoute and records every distinct canary weight it takes,
+/// until the caller aborts the task.
+async fn record_canary_weights(routes: Api<DynamicObject>, log: WeightLog) {
+    let config = watcher::Config::default().fields("metadata.name=podinfo");
+    let mut stream = std::pin::pin!(watcher(routes, config).applied_objects());
+    while let Some(Ok(route)) = stream.next().await {
+        if let (Some((_, canary)), Ok(mut weights)) = (route_weights(&route), log.lock()) {
+            if weights.last() != Some(&canary) {
+                weights.push(canary);
+            }
+        }
+    }
+}

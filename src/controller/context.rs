@@ -1,0 +1,26 @@
+//! What every reconcile shares: the client, the caches of watched objects,
+//! the event recorder and the metrics.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::Client;
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::Store;
+use tokio::sync::watch;
+
+use crate::ops::Metrics;
+
+pub struct Context {
+    pub client: Client,
+    pub deployments: Store<Deployment>,
+    pub config_maps: Store<ConfigMap>,
+    pub secrets: Store<Secret>,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    /// Provider for Canaries that name none.
+    pub default_provider: String,
+    /// Only the leader acts; others keep their caches warm.
+    pub leader: watch::Receiver<bool>,
+}

@@ -1,0 +1,166 @@
+//! One reconcile: observe from caches → decide (pure) → carry out the
+//! actions → record events → write status once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+
+use super::apply::{Applier, FIELD_MANAGER};
+use super::context::Context;
+use super::error::ReconcileError;
+use super::observe::observe;
+use crate::api::Canary;
+use crate::rollout::{self, AnalysisResult, Event};
+use crate::router;
+
+/// How long a follower waits before checking whether it leads now.
+const FOLLOWER_RECHECK: Duration = Duration::from_secs(5);
+const TRANSIENT_RETRY: Duration = Duration::from_secs(5);
+
+pub async fn reconcile(canary: Arc<Canary>, ctx: Arc<Context>) -> Result<Requeue, ReconcileError> {
+    if !*ctx.leader.borrow() {
+        return Ok(Requeue::requeue(FOLLOWER_RECHECK));
+    }
+    let _timer = ctx.metrics.reconcile_timer();
+    match reconcile_inner(&canary, &ctx).await {
+        Ok(requeue) => Ok(requeue),
+        Err(err) => {
+            ctx.metrics.reconcile_error(err.reason());
+            let event = Event {
+                warning: true,
+                reason: err.reason().to_string(),
+                message: crate::error::chain(&err),
+            };
+            publish(&ctx, &canary, &event).await;
+            Err(err)
+        }
+    }
+}
+
+pub fn error_policy(canary: Arc<Canary>, err: &ReconcileError, _ctx: Arc<Context>) -> Requeue {
+    tracing::warn!(canary = %canary.name_any(), namespace = ?canary.namespace(), error = %crate::error::chain(err), "reconcile failed");
+    if err.is_invalid_spec() {
+        Requeue::await_change()
+    } else {
+        Requeue::requeue(TRANSIENT_RETRY)
+    }
+}
+
+async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, ReconcileError> {
+    let namespace = canary
+        .namespace()
+        .ok_or(ReconcileError::MissingField("namespace"))?;
+    let mut spec = canary.spec.clone();
+    let provider = spec
+        .provider
+        .get_or_insert_with(|| ctx.default_provider.clone())
+        .clone();
+    let status = canary.status.clone().unwrap_or_default();
+    let now = Timestamp::now();
+
+    let mut observed = observe(ctx, canary, &spec, now)?;
+    if rollout::analysis_due(&spec, &status, now) {
+        // Metrics and webhooks arrive with the analysis issue; until then a
+        // due step has nothing to fail.
+        observed.obs.analysis = Some(AnalysisResult::default());
+    }
+    let decision = rollout::decide(&spec, &status, &observed.obs);
+
+    let applier = Applier {
+        ctx,
+        canary,
+        spec: &spec,
+        observed: &observed,
+        router: router::router_for(&provider, ctx.client.clone())?,
+        namespace: namespace.clone(),
+    };
+    for action in &decision.actions {
+        tracing::debug!(canary = %canary.name_any(), %namespace, ?action, "carrying out");
+        applier.run(action).await?;
+    }
+    for event in &decision.events {
+        publish(ctx, canary, event).await;
+    }
+    // Flagger labels its series with the target's name; dashboards rely on it.
+    let workload = &spec.target_ref.name;
+    if decision.status.phase != status.phase {
+        ctx.metrics
+            .record_transition(&namespace, workload, status.phase, decision.status.phase);
+        tracing::info!(canary = %canary.name_any(), %namespace, from = status.phase.as_str(), to = decision.status.phase.as_str(), "phase changed");
+    }
+    ctx.metrics.set_phase(&namespace, workload, decision.status.phase);
+    ctx.metrics.set_weights(
+        &namespace,
+        workload,
+        100 - decision.status.canary_weight,
+        decision.status.canary_weight,
+    );
+    // A Canary whose finalizer was just removed may already be gone.
+    let finalizer_removed = decision.actions.contains(&rollout::Action::RemoveFinalizer);
+    if decision.status != status && !finalizer_removed {
+        write_status(ctx, canary, &namespace, &decision.status).await?;
+    }
+    if finalizer_removed {
+        ctx.metrics.forget(&namespace, workload);
+    }
+    Ok(decision
+        .requeue_after
+        .map(Requeue::requeue)
+        .unwrap_or_else(Requeue::await_change))
+}
+
+async fn write_status(
+    ctx: &Context,
+    canary: &Canary,
+    namespace: &str,
+    status: &crate::api::CanaryStatus,
+) -> Result<(), ReconcileError> {
+    let api: Api<Canary> = Api::namespaced(ctx.client.clone(), namespace);
+    let patch = json!({
+        "apiVersion": Canary::api_version(&()),
+        "kind": Canary::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        &canary.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(ReconcileError::api("writing the Canary status"))?;
+    Ok(())
+}
+
+async fn publish(ctx: &Context, canary: &Canary, event: &Event) {
+    let kube_event = KubeEvent {
+        type_: if event.warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        },
+        reason: event.reason.clone(),
+        note: Some(truncate(&event.message, 1000)),
+        action: "Reconcile".to_string(),
+        secondary: None,
+    };
+    if let Err(err) = ctx.recorder.publish(&kube_event, &canary.object_ref(&())).await {
+        tracing::warn!(canary = %canary.name_any(), error = %err, "could not record an event");
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
