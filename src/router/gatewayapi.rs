@@ -134,6 +134,6 @@ fn api_error(action: &'static str, namespace: &str, name: &str, err: kube::Error
         kind: "HTTPRoute",
         namespace: namespace.to_string(),
         name: name.to_string(),
-        source: err,
+        source: Box::new(err),
     }
 }

@@ -2,9 +2,11 @@
 //! `<apex>-primary` and `<apex>-canary` Services.
 //!
 //! The reconciler picks a router by provider name with [`router_for`] and
-//! drives it through [`Router`]: `apply` on every weight change, `weights`
-//! to see where traffic is, `remove` when the Canary goes. The apex,
-//! primary and canary Services themselves are not a router's business.
+//! drives it through [`Router`]: `apply` on every reconcile with the weights
+//! it wants (an unchanged apply writes nothing, and a changed Canary spec
+//! reaches the route this way), `weights` to see where traffic is, `remove`
+//! when the Canary goes. The apex, primary and canary Services themselves
+//! are not a router's business.
 //!
 //! Routers write with server-side apply as field manager [`FIELD_MANAGER`],
 //! sending only the fields they own, so annotations, labels and fields that
