@@ -163,12 +163,11 @@ pub fn route_weights(route: &DynamicObject) -> Option<(i64, i64)> {
     Some((primary?, canary?))
 }
 
-/// The Gateway API HTTPRoute CRD that serin's router types generate.
+/// The Gateway API HTTPRoute CRD generated from serin's router types (the
+/// same as `e2e/crds/gateway-api-httproute.yaml`, which a unit test keeps in step).
 pub async fn install_gateway_api(client: &Client) -> anyhow::Result<()> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/crds/gateway-api-httproute.yaml");
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
-    let crd = serde_yaml::from_str(&text).with_context(|| format!("parsing {path}"))?;
-    crate::crds::install(client, vec![crd]).await
+    use kube::CustomResourceExt;
+    crate::crds::install(client, vec![serin::router::gatewayapi_types::HTTPRoute::crd()]).await
 }
 
 /// Sets (or with `None` removes) an annotation on the Canary, as `kubectl annotate` would.

@@ -115,10 +115,10 @@ async fn record_canary_weights(routes: Api<DynamicObject>, log: WeightLog) {
     let config = watcher::Config::default().fields("metadata.name=podinfo");
     let mut stream = std::pin::pin!(watcher(routes, config).applied_objects());
     while let Some(Ok(route)) = stream.next().await {
-        if let (Some((_, canary)), Ok(mut weights)) = (route_weights(&route), log.lock()) {
-            if weights.last() != Some(&canary) {
-                weights.push(canary);
-            }
+        if let (Some((_, canary)), Ok(mut weights)) = (route_weights(&route), log.lock())
+            && weights.last() != Some(&canary)
+        {
+            weights.push(canary);
         }
     }
 }

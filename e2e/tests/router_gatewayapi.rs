@@ -8,10 +8,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Patch, PatchParams, PostParams};
-use kube::runtime::conditions;
-use kube::{Api, Client, CustomResourceExt, ResourceExt};
+use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 use serin::api::Canary;
 use serin::rollout::Weights;
@@ -19,35 +17,11 @@ use serin::router::gatewayapi_types::HTTPRoute;
 use serin::router::{Router, RouterError, router_for};
 use serin_e2e::{TestContext, wait, with_namespace};
 
-const E2E_MANAGER: &str = "serin-e2e";
-
 /// Installs or updates a CRD by server-side apply and waits until it is
 /// served. Idempotent, so tests running at the same time may all call it.
-async fn install_crd(client: &Client, crd: &CustomResourceDefinition) -> anyhow::Result<()> {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let name = crd.name_any();
-    api.patch(
-        &name,
-        &PatchParams::apply(E2E_MANAGER).force(),
-        &Patch::Apply(crd),
-    )
-    .await
-    .with_context(|| format!("applying CRD {name}"))?;
-    wait::for_object(
-        &api,
-        &name,
-        Duration::from_secs(30),
-        conditions::is_crd_established(),
-    )
-    .await?;
-    Ok(())
-}
-
 async fn install_crds(client: &Client) -> anyhow::Result<()> {
-    for crd in serin::api::crds().iter().chain([&HTTPRoute::crd()]) {
-        install_crd(client, crd).await?;
-    }
-    Ok(())
+    serin_e2e::crds::install_serin(client).await?;
+    serin_e2e::fixtures::install_gateway_api(client).await
 }
 
 async fn create_canary(ctx: &TestContext, name: &str, service: serde_json::Value) -> anyhow::Result<Canary> {
