@@ -36,6 +36,7 @@ async fn a_canary_that_never_becomes_ready_rolls_back_after_the_progress_deadlin
             "metadata": { "labels": { "serin.dev/e2e-unready": "true" } },
             "spec": { "containers": [{ "name": "podinfod", "image": "podinfo:6.0.1-broken" }] }
         } } });
+        let bumped = std::time::Instant::now();
         deployments
             .patch("podinfo", &PatchParams::default(), &Patch::Strategic(&patch))
             .await?;
@@ -47,6 +48,10 @@ async fn a_canary_that_never_becomes_ready_rolls_back_after_the_progress_deadlin
             .as_ref()
             .and_then(|s| s.message.clone())
             .unwrap_or_default();
+        // A figure for the README, not an assertion: tests do not time things. The
+        // deadline counts from the canary's scale-up, a few ms after the bump.
+        let late = bumped.elapsed().as_millis() as i64 - 5000;
+        eprintln!("reaction: progress deadline passed -> Failed observed at most {late} ms later");
         assert!(message.contains("deadline"), "the status says why: {message:?}");
 
         let primary = deployments.get("podinfo-primary").await?;

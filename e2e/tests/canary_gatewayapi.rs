@@ -72,7 +72,27 @@ async fn gatewayapi_canary_initializes_steps_weights_and_promotes() {
         // 2. A new image walks the weights 20, 40, 60, promotes and returns to the primary.
         let log = WeightLog::default();
         let recorder = tokio::spawn(record_canary_weights(routes.clone(), log.clone()));
+        let bumped = std::time::Instant::now();
         fixtures::set_image(&ctx, "podinfo", "podinfo:6.0.1").await?;
+        wait::poll_until(
+            "the canary scaled up",
+            ROLLOUT_TIMEOUT,
+            Duration::from_millis(10),
+            || {
+                let deployments = deployments.clone();
+                async move {
+                    Ok(fixtures::replicas_of(&deployments.get("podinfo").await?)
+                        .is_some_and(|r| r > 0)
+                        .then_some(()))
+                }
+            },
+        )
+        .await?;
+        // A figure for the README, not an assertion: tests do not time things.
+        eprintln!(
+            "reaction: image bump -> canary scaled up in {} ms",
+            bumped.elapsed().as_millis()
+        );
         let canary = fixtures::wait_for_phase(&ctx, "podinfo", Phase::Succeeded, ROLLOUT_TIMEOUT).await?;
         recorder.abort();
         let weights = log.lock().map(|w| w.clone()).unwrap_or_default();
