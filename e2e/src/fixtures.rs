@@ -242,3 +242,19 @@ pub async fn event_reasons(ctx: &TestContext, name: &str) -> anyhow::Result<Vec<
     events.sort_by_key(|e| e.event_time.clone().map(|t| t.0));
     Ok(events.into_iter().filter_map(|e| e.reason).collect())
 }
+
+/// The usual start of a rollout test: serin's and Gateway API's CRDs, a
+/// `podinfo` Deployment, and serin running for the test's namespace.
+pub async fn podinfo_with_serin(
+    ctx: &TestContext,
+    image: &str,
+    replicas: i32,
+) -> anyhow::Result<crate::serin::SerinProcess> {
+    crate::crds::install_serin(&ctx.client).await?;
+    install_gateway_api(&ctx.client).await?;
+    let deployments: Api<Deployment> = ctx.api();
+    deployments
+        .create(&Default::default(), &deployment("podinfo", image, replicas))
+        .await?;
+    crate::serin::SerinProcess::controller(ctx, &[])
+}

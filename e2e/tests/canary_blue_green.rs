@@ -6,26 +6,17 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use kube::Api;
-use kube::api::PostParams;
 use serde_json::json;
 use serin::api::Phase;
 use serin_e2e::fixtures;
-use serin_e2e::serin::SerinProcess;
-use serin_e2e::{crds, with_namespace};
+use serin_e2e::with_namespace;
 
 #[tokio::test]
 async fn blue_green_canary_runs_its_iterations_and_switches() {
     with_namespace("bluegreen", |ctx| async move {
-        crds::install_serin(&ctx.client).await?;
+        let _serin = fixtures::podinfo_with_serin(&ctx, "podinfo:6.0.0", 1).await?;
         let deployments: Api<Deployment> = ctx.api();
         let services: Api<Service> = ctx.api();
-        deployments
-            .create(
-                &PostParams::default(),
-                &fixtures::deployment("podinfo", "podinfo:6.0.0", 1),
-            )
-            .await?;
-        let _serin = SerinProcess::controller(&ctx, &[])?;
         let mut canary = fixtures::gatewayapi_canary("podinfo", "1s", json!({ "iterations": 3 }));
         canary["spec"]["provider"] = json!("kubernetes");
         canary["spec"]["service"]

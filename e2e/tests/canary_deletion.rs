@@ -7,26 +7,22 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use kube::Api;
-use kube::api::{DeleteParams, PostParams};
+use kube::api::DeleteParams;
 use kube::runtime::conditions;
 use serde_json::json;
 use serin::api::{Canary, Phase};
 use serin_e2e::fixtures;
-use serin_e2e::serin::SerinProcess;
-use serin_e2e::{crds, wait, with_namespace};
+use serin_e2e::{wait, with_namespace};
 
 const T: Duration = Duration::from_secs(60);
 
 #[tokio::test]
 async fn deleting_a_canary_hands_the_service_back_to_the_target() {
     with_namespace("deletion", |ctx| async move {
-        crds::install_serin(&ctx.client).await?;
-        fixtures::install_gateway_api(&ctx.client).await?;
+        let _serin = fixtures::podinfo_with_serin(&ctx, "podinfo:1", 2).await?;
         let deployments: Api<Deployment> = ctx.api();
         let services: Api<Service> = ctx.api();
         let canaries: Api<Canary> = ctx.api();
-        deployments.create(&PostParams::default(), &fixtures::deployment("podinfo", "podinfo:1", 2)).await?;
-        let _serin = SerinProcess::controller(&ctx, &[])?;
         let mut body = fixtures::gatewayapi_canary("podinfo", "1s", json!({ "stepWeight": 50 }));
         body["spec"]["revertOnDeletion"] = json!(true);
         let created = fixtures::create_canary(&ctx, body).await?;

@@ -15,16 +15,8 @@ use serin_e2e::{crds, with_namespace};
 #[tokio::test]
 async fn a_canary_that_never_becomes_ready_rolls_back_after_the_progress_deadline() {
     with_namespace("deadline", |ctx| async move {
-        crds::install_serin(&ctx.client).await?;
-        fixtures::install_gateway_api(&ctx.client).await?;
+        let _serin = fixtures::podinfo_with_serin(&ctx, "podinfo:6.0.0", 1).await?;
         let deployments: Api<Deployment> = ctx.api();
-        deployments
-            .create(
-                &PostParams::default(),
-                &fixtures::deployment("podinfo", "podinfo:6.0.0", 1),
-            )
-            .await?;
-        let _serin = SerinProcess::controller(&ctx, &[])?;
         let mut canary =
             fixtures::gatewayapi_canary("podinfo", "1s", json!({ "stepWeight": 20, "maxWeight": 60 }));
         canary["spec"]["progressDeadlineSeconds"] = json!(5);

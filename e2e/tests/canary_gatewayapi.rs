@@ -8,31 +8,22 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use kube::Api;
-use kube::api::{DynamicObject, PostParams};
+use kube::api::DynamicObject;
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 use serin::api::Phase;
 use serin_e2e::fixtures::{self, route_weights};
-use serin_e2e::serin::SerinProcess;
-use serin_e2e::{crds, wait, with_namespace};
+use serin_e2e::{wait, with_namespace};
 
 const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(90);
 
 #[tokio::test]
 async fn gatewayapi_canary_initializes_steps_weights_and_promotes() {
     with_namespace("gwapi", |ctx| async move {
-        crds::install_serin(&ctx.client).await?;
-        fixtures::install_gateway_api(&ctx.client).await?;
+        let _serin = fixtures::podinfo_with_serin(&ctx, "podinfo:6.0.0", 2).await?;
         let deployments: Api<Deployment> = ctx.api();
         let services: Api<Service> = ctx.api();
         let routes = fixtures::http_routes(&ctx.client, &ctx.namespace);
-        deployments
-            .create(
-                &PostParams::default(),
-                &fixtures::deployment("podinfo", "podinfo:6.0.0", 2),
-            )
-            .await?;
-        let _serin = SerinProcess::controller(&ctx, &[])?;
         fixtures::create_canary(
             &ctx,
             fixtures::gatewayapi_canary("podinfo", "2s", json!({ "stepWeight": 20, "maxWeight": 60 })),

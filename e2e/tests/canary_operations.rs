@@ -5,26 +5,16 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
-use kube::api::PostParams;
 use serde_json::json;
 use serin::api::Phase;
 use serin_e2e::fixtures::{self, route_weights};
 use serin_e2e::serin::SerinProcess;
-use serin_e2e::{TestContext, crds, with_namespace};
+use serin_e2e::{TestContext, with_namespace};
 
 const T: Duration = Duration::from_secs(60);
 
 async fn start(ctx: &TestContext, interval: &str) -> anyhow::Result<SerinProcess> {
-    crds::install_serin(&ctx.client).await?;
-    fixtures::install_gateway_api(&ctx.client).await?;
-    let deployments: Api<Deployment> = ctx.api();
-    deployments
-        .create(
-            &PostParams::default(),
-            &fixtures::deployment("podinfo", "podinfo:1", 1),
-        )
-        .await?;
-    let serin = SerinProcess::controller(ctx, &[])?;
+    let serin = fixtures::podinfo_with_serin(ctx, "podinfo:1", 1).await?;
     fixtures::create_canary(
         ctx,
         fixtures::gatewayapi_canary("podinfo", interval, json!({ "stepWeight": 10, "maxWeight": 50 })),

@@ -5,28 +5,19 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
-use kube::api::PostParams;
 use serde_json::json;
 use serin::api::Phase;
 use serin_e2e::fixtures;
 use serin_e2e::serin::SerinProcess;
-use serin_e2e::{crds, with_namespace};
+use serin_e2e::with_namespace;
 
 const T: Duration = Duration::from_secs(90);
 
 #[tokio::test]
 async fn a_killed_controller_resumes_and_promotes_exactly_once() {
     with_namespace("restart", |ctx| async move {
-        crds::install_serin(&ctx.client).await?;
-        fixtures::install_gateway_api(&ctx.client).await?;
+        let first = fixtures::podinfo_with_serin(&ctx, "podinfo:1", 1).await?;
         let deployments: Api<Deployment> = ctx.api();
-        deployments
-            .create(
-                &PostParams::default(),
-                &fixtures::deployment("podinfo", "podinfo:1", 1),
-            )
-            .await?;
-        let first = SerinProcess::controller(&ctx, &[])?;
         fixtures::create_canary(
             &ctx,
             fixtures::gatewayapi_canary("podinfo", "1s", json!({ "stepWeight": 20, "maxWeight": 80 })),

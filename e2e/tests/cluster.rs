@@ -1,51 +1,16 @@
 //! The local control plane runs real workloads: a Deployment becomes
 //! Available with its pods Running on kwok's fake nodes, and goes away again.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
-use k8s_openapi::api::core::v1::{Container, Node, Pod, PodSpec, PodTemplateSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::runtime::conditions;
 use kube::{Api, ResourceExt};
-use serin_e2e::{wait, with_namespace};
+use serin_e2e::{fixtures, wait, with_namespace};
 
 const KWOK_NODE_ANNOTATION: &str = "kwok.x-k8s.io/node";
-
-fn deployment(name: &str, replicas: i32) -> Deployment {
-    let labels: BTreeMap<String, String> = [("app".to_string(), name.to_string())].into();
-    Deployment {
-        metadata: ObjectMeta {
-            name: Some(name.to_string()),
-            ..ObjectMeta::default()
-        },
-        spec: Some(DeploymentSpec {
-            replicas: Some(replicas),
-            selector: LabelSelector {
-                match_labels: Some(labels.clone()),
-                ..LabelSelector::default()
-            },
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    containers: vec![Container {
-                        name: "app".to_string(),
-                        image: Some("registry.invalid/podinfo:6.0.0".to_string()),
-                        ..Container::default()
-                    }],
-                    ..PodSpec::default()
-                }),
-            },
-            ..DeploymentSpec::default()
-        }),
-        ..Deployment::default()
-    }
-}
 
 #[tokio::test]
 async fn deployment_becomes_available_on_kwok_nodes_and_is_deleted() {
@@ -55,7 +20,10 @@ async fn deployment_becomes_available_on_kwok_nodes_and_is_deleted() {
         let nodes: Api<Node> = Api::all(ctx.client.clone());
 
         let created = deployments
-            .create(&PostParams::default(), &deployment("demo", 2))
+            .create(
+                &PostParams::default(),
+                &fixtures::deployment("demo", "registry.invalid/podinfo:6.0.0", 2),
+            )
             .await?;
         let available = wait::for_object(
             &deployments,
