@@ -8,11 +8,12 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use kube::Api;
-use kube::api::DynamicObject;
+use kube::api::{DynamicObject, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 use serin::api::Phase;
 use serin_e2e::fixtures::{self, route_weights};
+use serin_e2e::serin::SerinProcess;
 use serin_e2e::{wait, with_namespace};
 
 const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(90);
@@ -20,7 +21,7 @@ const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(90);
 #[tokio::test]
 async fn gatewayapi_canary_initializes_steps_weights_and_promotes() {
     with_namespace("gwapi", |ctx| async move {
-        let _serin = fixtures::podinfo_with_serin(&ctx, "podinfo:6.0.0", 2).await?;
+        let serin = fixtures::podinfo_with_serin(&ctx, "podinfo:6.0.0", 2).await?;
         let deployments: Api<Deployment> = ctx.api();
         let services: Api<Service> = ctx.api();
         let routes = fixtures::http_routes(&ctx.client, &ctx.namespace);
@@ -113,9 +114,77 @@ async fn gatewayapi_canary_initializes_steps_weights_and_promotes() {
         let status = canary.status.unwrap_or_default();
         assert_eq!(status.last_promoted_spec, status.last_applied_spec);
         assert_eq!(status.canary_weight, 0);
+
+        // 3. The route is watched: a hand edit of its weights is put back.
+        let mut route = routes.get("podinfo").await?;
+        set_route_weights(&mut route, 50, 50);
+        routes.replace("podinfo", &PostParams::default(), &route).await?;
+        wait::poll_until("serin to restore 100/0", Duration::from_secs(15), Duration::from_millis(100), || {
+            let routes = routes.clone();
+            async move { Ok((route_weights(&routes.get("podinfo").await?) == Some((100, 0))).then_some(())) }
+        })
+        .await?;
+
+        // 4. /metrics reports the canary under Flagger's names.
+        let metrics = scrape_metrics(&serin).await?;
+        let namespace_label = format!("namespace=\"{}\"", ctx.namespace);
+        for series in [
+            "flagger_canary_status{",
+            "flagger_canary_weight{",
+            "serin_canary_phase{",
+        ] {
+            assert!(
+                metrics
+                    .lines()
+                    .any(|l| l.starts_with(series) && l.contains(&namespace_label)),
+                "/metrics has no {series}...{namespace_label} series"
+            );
+        }
+        assert!(
+            metrics.lines().any(|l| l.starts_with("serin_canary_phase{")
+                && l.contains("phase=\"Succeeded\"")
+                && l.ends_with(" 1")),
+            "serin_canary_phase shows Succeeded"
+        );
         Ok(())
     })
     .await;
+}
+
+fn set_route_weights(route: &mut DynamicObject, primary: i64, canary: i64) {
+    let Some(rules) = route
+        .data
+        .pointer_mut("/spec/rules")
+        .and_then(|r| r.as_array_mut())
+    else {
+        return;
+    };
+    for backend in rules
+        .iter_mut()
+        .filter_map(|r| r.get_mut("backendRefs")?.as_array_mut())
+        .flatten()
+    {
+        let weight = match backend.get("name").and_then(|n| n.as_str()) {
+            Some(name) if name.ends_with("-primary") => primary,
+            _ => canary,
+        };
+        backend["weight"] = json!(weight);
+    }
+}
+
+/// Reads serin's /metrics from the address its log announces.
+async fn scrape_metrics(serin: &SerinProcess) -> anyhow::Result<String> {
+    let line = serin
+        .wait_for_log(&["serving /metrics"], Duration::from_secs(10))
+        .await?;
+    let address = line
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("address="))
+        .ok_or_else(|| anyhow::anyhow!("no address in {line:?}"))?;
+    Ok(reqwest::get(format!("http://{address}/metrics"))
+        .await?
+        .text()
+        .await?)
 }
 
 type WeightLog = Arc<Mutex<Vec<i64>>>;

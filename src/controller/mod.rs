@@ -26,6 +26,7 @@ use crate::api::Canary;
 use crate::cli::ControllerArgs;
 use crate::error::Error;
 use crate::ops::{Health, LeaderConfig, LeaderElector, Metrics, default_identity};
+use crate::router::gatewayapi_types::HTTPRoute;
 
 /// Buffer of the shared watch streams: how far a slow subscriber may lag.
 const SHARED_BUFFER: usize = 1024;
@@ -131,6 +132,16 @@ pub async fn run(args: ControllerArgs) -> Result<(), Error> {
         rx.changed().await.ok()?;
         Some(((), rx))
     });
+    // Routes are watched when their CRD is installed, so a hand edit of the
+    // weights is put back at once; without it, serin runs and says so.
+    let routes: Api<HTTPRoute> = scoped(&client, args.namespace.as_deref());
+    let controller = match routes.list(&kube::api::ListParams::default().limit(1)).await {
+        Ok(_) => controller.owns(routes, watcher::Config::default()),
+        Err(err) => {
+            tracing::info!(error = %err, "not watching HTTPRoutes: the Gateway API CRDs are not installed");
+            controller
+        }
+    };
     controller
         .owns(
             scoped::<Service>(&client, args.namespace.as_deref()),
