@@ -49,6 +49,10 @@ impl SerinProcess {
         Self::start(ctx, &args)
     }
 
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -1,0 +1,92 @@
+//! Two serin replicas with leader election: only the Lease holder acts, and
+//! when it is killed the other takes over and finishes the rollout.
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Api;
+use kube::api::PostParams;
+use serde_json::json;
+use serin::api::Phase;
+use serin_e2e::serin::SerinProcess;
+use serin_e2e::{TestContext, crds, fixtures, wait, with_namespace};
+
+const T: Duration = Duration::from_secs(60);
+
+fn replica(ctx: &TestContext) -> anyhow::Result<SerinProcess> {
+    SerinProcess::controller(
+        ctx,
+        &["--leader-elect", "--leader-election-namespace", &ctx.namespace],
+    )
+}
+
+async fn holder(ctx: &TestContext) -> anyhow::Result<Option<String>> {
+    let leases: Api<Lease> = ctx.api();
+    Ok(leases
+        .get_opt("serin-leader")
+        .await?
+        .and_then(|l| l.spec?.holder_identity)
+        .filter(|h| !h.is_empty()))
+}
+
+#[tokio::test]
+async fn only_the_leader_acts_and_a_follower_takes_over_when_it_dies() {
+    with_namespace("leader", |ctx| async move {
+        crds::install_serin(&ctx.client).await?;
+        let deployments: Api<Deployment> = ctx.api();
+        deployments
+            .create(
+                &PostParams::default(),
+                &fixtures::deployment("podinfo", "podinfo:1", 1),
+            )
+            .await?;
+        let replicas = [replica(&ctx)?, replica(&ctx)?];
+        let mut canary = fixtures::gatewayapi_canary("podinfo", "1s", json!({ "iterations": 2 }));
+        canary["spec"]["provider"] = json!("kubernetes");
+        fixtures::create_canary(&ctx, canary).await?;
+        fixtures::wait_for_phase(&ctx, "podinfo", Phase::Initialized, T).await?;
+
+        let leader_identity =
+            wait::poll_until("a Lease holder", T, Duration::from_millis(200), || holder(&ctx)).await?;
+        let is_leader = |p: &SerinProcess| {
+            p.pid()
+                .is_some_and(|pid| leader_identity.ends_with(&format!("-{pid}")))
+        };
+        let [a, b] = replicas;
+        let (leader, follower) = if is_leader(&a) { (a, b) } else { (b, a) };
+        assert!(
+            is_leader(&leader),
+            "the Lease holder {leader_identity} is one of the two replicas"
+        );
+        assert!(
+            leader.log_text().contains("phase changed"),
+            "the leader initialized the Canary"
+        );
+        assert!(
+            !follower.log_text().contains("phase changed"),
+            "the follower did not act"
+        );
+
+        leader.kill().await?;
+        fixtures::set_image(&ctx, "podinfo", "podinfo:2").await?;
+        let new_holder = wait::poll_until(
+            "the follower to take the Lease",
+            T,
+            Duration::from_millis(200),
+            || async { Ok(holder(&ctx).await?.filter(|h| *h != leader_identity)) },
+        )
+        .await?;
+        assert!(
+            follower
+                .pid()
+                .is_some_and(|pid| new_holder.ends_with(&format!("-{pid}"))),
+            "{new_holder}"
+        );
+        fixtures::wait_for_phase(&ctx, "podinfo", Phase::Succeeded, T).await?;
+        let primary = deployments.get("podinfo-primary").await?;
+        assert_eq!(fixtures::image_of(&primary).as_deref(), Some("podinfo:2"));
+        Ok(())
+    })
+    .await;
+}
