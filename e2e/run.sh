@@ -16,4 +16,4 @@ if [[ $started == 1 && ${SERIN_E2E_KEEP:-0} != 1 ]]; then
 fi
 eval "$(e2e/cluster.sh env)"
 cargo build -p serin
-cargo test -p serin-e2e "$@"
+cargo test -p serin-e2e --no-fail-fast "$@"

@@ -42,3 +42,17 @@ async fn controller_check_connects_and_exits() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn controller_stops_when_told_to_during_start_up() {
+    with_namespace("early-stop", |ctx| async move {
+        crds::install_serin(&ctx.client).await?;
+        let serin = SerinProcess::controller(&ctx, &[])?;
+        // Right after the metrics server is up, before the caches have filled.
+        serin.wait_for_log(&["serving /metrics"], Duration::from_secs(30)).await?;
+        let status = serin.terminate(Duration::from_secs(15)).await?;
+        assert!(status.success(), "serin exited with {status}");
+        Ok(())
+    })
+    .await;
+}

@@ -30,6 +30,8 @@ use crate::router::gatewayapi_types::HTTPRoute;
 
 /// Buffer of the shared watch streams: how far a slow subscriber may lag.
 const SHARED_BUFFER: usize = 1024;
+/// How long a stop waits for in-flight reconciles.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub async fn run(args: ControllerArgs) -> Result<(), Error> {
     let client = connect().await?;
@@ -142,7 +144,7 @@ pub async fn run(args: ControllerArgs) -> Result<(), Error> {
             controller
         }
     };
-    controller
+    let running = controller
         .owns(
             scoped::<Service>(&client, args.namespace.as_deref()),
             watcher::Config::default(),
@@ -163,8 +165,19 @@ pub async fn run(args: ControllerArgs) -> Result<(), Error> {
             if let Err(err) = result {
                 tracing::debug!(error = %err, "reconcile ended with an error");
             }
-        })
-        .await;
+        });
+    // A graceful stop waits for in-flight reconciles, and kube's runner also
+    // waits for the Canary cache to fill, which never happens if the stop
+    // came first. Actions are idempotent, so after a grace period stopping
+    // mid-reconcile is safe.
+    let grace = async {
+        stopped().await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        () = running => {}
+        () = grace => tracing::warn!(grace = ?SHUTDOWN_GRACE, "reconciles still running after the grace period; stopping"),
+    }
     tracing::info!("shutting down");
     // The controller has stopped: the lease can go to a successor now.
     if let Some(task) = elector_task {
