@@ -124,6 +124,24 @@ pub struct CanaryMetric {
     /// Values available to the template as `{{ variables.<key> }}`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub template_variables: BTreeMap<String, String>,
+    /// What an empty query result means: `fail` counts a failed check (Flagger's behaviour, the default),
+    /// `hold` keeps the current step without counting a failure, `pass` treats the metric as passing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_data: Option<NoDataPolicy>,
+    /// Do not judge this metric until the canary has received at least this many requests within the
+    /// metric's interval (counted with the provider's request counter); until then the step is held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub min_requests: Option<i64>,
+}
+
+#[derive(JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoDataPolicy {
+    #[default]
+    Fail,
+    Hold,
+    Pass,
 }
 
 #[derive(KubeSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

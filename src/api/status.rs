@@ -110,6 +110,37 @@ pub struct CanaryStatus {
     pub promoted_revision: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<CanaryCondition>,
+    /// The checks of the last analysis step: why serin advanced, held or rolled back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub last_analysis: Vec<MetricCheck>,
+}
+
+/// One metric as judged at an analysis step.
+#[derive(JsonSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricCheck {
+    pub name: String,
+    /// The value the query returned; absent when it returned none or failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    pub verdict: Verdict,
+    /// What was found, in words: the value against its range, or what went wrong.
+    pub message: String,
+    pub time: Time,
+}
+
+#[derive(JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Verdict {
+    /// Within range (or no data with `noData: pass`).
+    Pass,
+    /// Out of range, a query error, or no data with `noData: fail`: counts as a failed check.
+    Fail,
+    /// Not judged yet (no data with `noData: hold`, or below `minRequests`): the step waits.
+    Hold,
 }
 
 #[derive(JsonSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -114,7 +114,18 @@ fn wait_for_canary(turn: &mut Turn<'_>, settings: &Settings, target: &Target<'_>
 
 fn step(turn: &mut Turn<'_>, settings: &Settings, result: &AnalysisResult) {
     turn.status.last_step_time = Some(Time(turn.now));
+    turn.status.last_analysis = result.checks.clone();
     let weight = turn.status.canary_weight;
+    if result.failures.is_empty() && !result.held.is_empty() {
+        // Nothing failed but something could not be judged: wait an interval
+        // at the same weight, without counting a failure.
+        let detail = result.held.join("; ");
+        turn.normal("Held", format!("Hold at canary weight {weight}%: {detail}"));
+        turn.say(format!("holding at canary weight {weight}%: {detail}"));
+        turn.route(Weights::canary(weight));
+        turn.requeue_at(next_step_at(turn, settings));
+        return;
+    }
     if !result.failures.is_empty() {
         turn.status.failed_checks += 1;
         let (failed, threshold) = (turn.status.failed_checks, settings.threshold);

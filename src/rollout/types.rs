@@ -57,11 +57,15 @@ pub struct OperatorRequests {
 }
 
 /// Outcome of the checks (metrics, webhooks) run for an analysis step.
-/// Issue 3 has no checks yet: the reconciler reports `passed` with no failures.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AnalysisResult {
-    /// Failed checks, one message each; empty means the step passed.
+    /// Failed checks, one message each; empty (and nothing held) means the step passed.
     pub failures: Vec<String>,
+    /// Checks that could not be judged yet (no data with `noData: hold`, too little traffic):
+    /// the step neither advances nor counts a failure, and is tried again one interval later.
+    pub held: Vec<String>,
+    /// Every metric as judged, recorded in `status.lastAnalysis`.
+    pub checks: Vec<crate::api::MetricCheck>,
 }
 
 /// Everything the reconciler observed for one decision.

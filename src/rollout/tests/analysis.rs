@@ -139,6 +139,34 @@ fn failed_check_counts_and_holds_the_weight() {
 }
 
 #[test]
+fn held_check_keeps_the_weight_without_counting_a_failure() {
+    let d = run(
+        &spec(),
+        &progressing(20, Some(0)),
+        &holding(canary_up(60), "request-success-rate: no data"),
+    );
+    assert_eq!(d.status.phase, Phase::Progressing);
+    assert_eq!(d.status.failed_checks, 0);
+    assert_eq!(d.status.canary_weight, 20);
+    assert_eq!(d.status.last_step_time, time(60), "the next try is one interval later");
+    assert_eq!(d.actions, vec![Action::ApplyRouting(Weights::canary(20))]);
+    assert_eq!(d.requeue_after, Some(Duration::from_secs(60)));
+    assert_eq!(reasons(&d), ["Held"]);
+    assert!(d.status.message.clone().unwrap_or_default().contains("no data"));
+}
+
+#[test]
+fn a_failure_outranks_a_hold() {
+    let mut o = holding(canary_up(60), "latency: no data");
+    if let Some(result) = o.analysis.as_mut() {
+        result.failures.push("success rate 80% < 99%".into());
+    }
+    let d = run(&spec(), &progressing(20, Some(0)), &o);
+    assert_eq!(d.status.failed_checks, 1);
+    assert_eq!(reasons(&d), ["CheckFailed"]);
+}
+
+#[test]
 fn threshold_counts_cumulative_failures_then_rolls_back() {
     let mut status = progressing(20, Some(0));
     advance(&spec(), &mut status, &failing(canary_up(60), "slow"));

@@ -137,6 +137,15 @@ pub fn passed(mut o: Observations) -> Observations {
 pub fn failing(mut o: Observations, why: &str) -> Observations {
     o.analysis = Some(AnalysisResult {
         failures: vec![why.into()],
+        ..AnalysisResult::default()
+    });
+    o
+}
+
+pub fn holding(mut o: Observations, why: &str) -> Observations {
+    o.analysis = Some(AnalysisResult {
+        held: vec![why.into()],
+        ..AnalysisResult::default()
     });
     o
 }
