@@ -49,7 +49,9 @@ async fn controller_stops_when_told_to_during_start_up() {
         crds::install_serin(&ctx.client).await?;
         let serin = SerinProcess::controller(&ctx, &[])?;
         // Right after the metrics server is up, before the caches have filled.
-        serin.wait_for_log(&["serving /metrics"], Duration::from_secs(30)).await?;
+        serin
+            .wait_for_log(&["serving /metrics"], Duration::from_secs(30))
+            .await?;
         let status = serin.terminate(Duration::from_secs(15)).await?;
         assert!(status.success(), "serin exited with {status}");
         Ok(())

@@ -148,7 +148,11 @@ fn held_check_keeps_the_weight_without_counting_a_failure() {
     assert_eq!(d.status.phase, Phase::Progressing);
     assert_eq!(d.status.failed_checks, 0);
     assert_eq!(d.status.canary_weight, 20);
-    assert_eq!(d.status.last_step_time, time(60), "the next try is one interval later");
+    assert_eq!(
+        d.status.last_step_time,
+        time(60),
+        "the next try is one interval later"
+    );
     assert_eq!(d.actions, vec![Action::ApplyRouting(Weights::canary(20))]);
     assert_eq!(d.requeue_after, Some(Duration::from_secs(60)));
     assert_eq!(reasons(&d), ["Held"]);
