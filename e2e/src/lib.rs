@@ -12,6 +12,7 @@ pub mod fixtures;
 pub mod namespace;
 pub mod prometheus;
 pub mod serin;
+pub mod simulator;
 pub mod wait;
 
 pub use namespace::{TestContext, with_namespace};
