@@ -103,6 +103,9 @@ pub struct SimConfig {
     pub tick: Duration,
     /// The HTTPRoute to read weights from; the target's name if `None`.
     pub route: Option<String>,
+    /// Requests per second a load tester sends straight to the canary (its
+    /// `-canary` Service), on top of the routed share. Default 0.
+    pub canary_direct_rps: f64,
 }
 
 impl Default for SimConfig {
@@ -111,6 +114,7 @@ impl Default for SimConfig {
             rps: 20.0,
             tick: Duration::from_millis(250),
             route: None,
+            canary_direct_rps: 0.0,
         }
     }
 }
@@ -149,7 +153,10 @@ impl Simulator {
         let shared = Arc::new(Mutex::new(Shared {
             rps: config.rps,
             overrides: HashMap::new(),
-            engine: Engine::default(),
+            engine: Engine {
+                canary_direct_rps: config.canary_direct_rps,
+                ..Engine::default()
+            },
         }));
         let run = Run {
             client: ctx.client.clone(),

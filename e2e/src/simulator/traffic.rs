@@ -131,6 +131,9 @@ pub(crate) struct Engine {
     pub pods: BTreeMap<String, PodTraffic>,
     /// Everything each workload has served, including pods since deleted.
     pub totals: HashMap<String, Totals>,
+    /// Requests per second sent straight to the canary Service, as a load
+    /// tester does, whatever the weights.
+    pub canary_direct_rps: f64,
 }
 
 impl Engine {
@@ -152,15 +155,16 @@ impl Engine {
         self.pods.retain(|name, _| existing.contains(name.as_str()));
 
         let (primary_share, canary_share) = shares(snapshot);
-        for (workload, share) in [
-            (&snapshot.primary, primary_share),
-            (&snapshot.canary, canary_share),
+        let direct = self.canary_direct_rps.max(0.0);
+        for (workload, share, extra_rps) in [
+            (&snapshot.primary, primary_share, 0.0),
+            (&snapshot.canary, canary_share, direct),
         ] {
             let Some(workload) = workload else { continue };
             // Traffic for a backend with no ready endpoints fails in the
             // router and never reaches a workload, so it is not counted.
             let ready: Vec<&Pod> = workload.pods.iter().filter(|p| p.ready).collect();
-            let amount = rps.max(0.0) * share * seconds.max(0.0);
+            let amount = (rps.max(0.0) * share + extra_rps) * seconds.max(0.0);
             if ready.is_empty() || amount <= 0.0 {
                 continue;
             }
