@@ -181,6 +181,12 @@ impl Simulator {
         self.with_shared(|s| s.rps = rps);
     }
 
+    /// Changes the load tester's traffic straight to the canary.
+    pub fn set_canary_direct_rps(&self, rps: f64) {
+        assert!(valid_rps(rps), "rps must be finite and >= 0, got {rps}");
+        self.with_shared(|s| s.engine.canary_direct_rps = rps);
+    }
+
     /// Makes every pod of `workload` (a Deployment name) behave so,
     /// whatever its annotations say, until [`Self::clear_behaviour`].
     pub fn set_behaviour(&self, workload: &str, behaviour: Behaviour) {
