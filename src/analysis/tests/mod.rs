@@ -1,1 +1,4 @@
 //! Unit tests of the analysis engine.
+
+mod builtin;
+mod prometheus;
