@@ -79,6 +79,14 @@ impl MetricError {
         }
     }
 
+    /// True when the message already names the metric, so a check need not say it again.
+    pub fn names_metric(&self) -> bool {
+        matches!(
+            self,
+            MetricError::Template(_) | MetricError::NoQuery { .. } | MetricError::TemplateNotFound { .. }
+        )
+    }
+
     /// Stable CamelCase reason for Kubernetes events.
     pub fn reason(&self) -> &'static str {
         match self {

@@ -89,6 +89,7 @@ pub fn judge(metric: &CanaryMetric, reading: Result<Reading, MetricError>, now: 
                 format!("no data: {name}: {err}; is the canary receiving traffic? (noData: {policy})");
             (verdict, None, message)
         }
+        Err(err) if err.names_metric() => (Verdict::Fail, None, err.to_string()),
         Err(err) => (Verdict::Fail, None, format!("{name}: {err}")),
     };
     MetricCheck {

@@ -2,3 +2,5 @@
 
 mod builtin;
 mod prometheus;
+mod template;
+mod verdict;
