@@ -1,0 +1,1 @@
+//! `analyse` end to end against a fake API server and a fake Prometheus.
