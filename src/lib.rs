@@ -1,5 +1,6 @@
 //! serin: a progressive-delivery controller for Kubernetes.
 
+pub mod analysis;
 pub mod api;
 pub mod cli;
 pub mod controller;
