@@ -41,6 +41,9 @@ pub struct ControllerArgs {
     /// Traffic provider for Canaries that do not name one.
     #[arg(long, env = "SERIN_PROVIDER", default_value = "kubernetes")]
     pub provider: String,
+    /// Prometheus URL for builtin metrics, unless a Canary or MetricTemplate names another.
+    #[arg(long, env = "SERIN_METRICS_SERVER", default_value = "http://prometheus:9090")]
+    pub metrics_server: String,
     /// Address of the /metrics, /healthz and /readyz server (port 0 picks a free one).
     #[arg(long, env = "SERIN_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: std::net::SocketAddr,

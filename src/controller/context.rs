@@ -21,6 +21,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Provider for Canaries that name none.
     pub default_provider: String,
+    /// Prometheus for builtin metrics when neither the Canary nor a MetricTemplate names one.
+    pub metrics_server: String,
     /// Only the leader acts; others keep their caches warm.
     pub leader: watch::Receiver<bool>,
 }

@@ -107,6 +107,7 @@ pub async fn run(args: ControllerArgs) -> Result<(), Error> {
         ),
         metrics,
         default_provider: args.provider.clone(),
+        metrics_server: args.metrics_server.clone(),
         leader: leader.clone(),
     });
 

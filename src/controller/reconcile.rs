@@ -15,8 +15,9 @@ use super::apply::{Applier, FIELD_MANAGER};
 use super::context::Context;
 use super::error::ReconcileError;
 use super::observe::observe;
+use crate::analysis;
 use crate::api::Canary;
-use crate::rollout::{self, AnalysisResult, Event};
+use crate::rollout::{self, Event, Readiness, TargetState};
 use crate::router;
 
 /// How long a follower waits before checking whether it leads now.
@@ -65,10 +66,20 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
     let now = Timestamp::now();
 
     let mut observed = observe(ctx, canary, &spec, now)?;
-    if rollout::analysis_due(&spec, &status, now) {
-        // Metrics and webhooks arrive with the analysis issue; until then a
-        // due step has nothing to fail.
-        observed.obs.analysis = Some(AnalysisResult::default());
+    // Queries cost the metrics server and take time: only for a due step of
+    // a canary that can be judged (decide ignores results otherwise).
+    if rollout::analysis_due(&spec, &status, now) && canary_ready(&observed.obs.target) {
+        let mut with_provider = canary.clone();
+        with_provider.spec.provider = Some(provider.clone());
+        let result =
+            analysis::analyse(&ctx.client, &with_provider, &provider, &ctx.metrics_server, now).await;
+        for check in &result.checks {
+            if let Some(value) = check.value {
+                ctx.metrics
+                    .set_metric_value(&namespace, &spec.target_ref.name, &check.name, value);
+            }
+        }
+        observed.obs.analysis = Some(result);
     }
     let decision = rollout::decide(&spec, &status, &observed.obs);
 
@@ -163,4 +174,8 @@ fn truncate(text: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}…", &text[..end])
+}
+
+fn canary_ready(target: &TargetState) -> bool {
+    matches!(target, TargetState::Found { workload, .. } if workload.readiness == Readiness::Ready && workload.replicas > 0)
 }
