@@ -6,6 +6,15 @@
 //! the range and the `noData` policy. Metrics are measured concurrently, and one metric's failure,
 //! whatever it is, only makes that metric's check fail.
 //!
+//! Choices where Flagger leaves room:
+//! - a metric with `templateRef` uses the template, else `query` (sent as written, not rendered, as in
+//!   Flagger), else the builtin of its name;
+//! - the `minRequests` gate asks the same server, with the same credentials, as the metric;
+//! - `{{ ingress }}` and `{{ route }}` are the target's name (serin has no ingressRef/routeRef), which
+//!   is Flagger's fallback;
+//! - builtins for providers with their own Flagger queries not carried here (contour, gloo, ...) fail
+//!   with a message pointing to MetricTemplates, instead of Flagger's silent Istio fallback.
+//!
 //! The reconciler calls [`analyse`] for a due step; [`evaluate`] gives the same checks with the query
 //! sent and the error behind each, for events and diagnostics.
 
@@ -34,7 +43,7 @@ pub use provider::{Credentials, MetricProvider, ProviderConfig, QueryError, prov
 pub use resolve::{Gate, Plan, query_for};
 pub use verdict::{Reading, judge, summarise};
 
-/// Beyond the provider's own timeout: a backstop for providers that do not keep to it.
+/// Added to the provider's timeout for the backstop in [`bounded`].
 const TIMEOUT_GRACE: Duration = Duration::from_secs(1);
 
 /// One metric as measured and judged.
@@ -110,23 +119,8 @@ async fn measure(
 
 async fn run(plan: &Plan) -> Result<Reading, MetricError> {
     let provider = provider_for(&plan.config)?;
-    let limit = plan.config.timeout + TIMEOUT_GRACE;
-    let query = |q: String| {
-        let provider = provider.clone();
-        let address = plan.config.address.clone();
-        async move {
-            tokio::time::timeout(limit, provider.query(&q))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(QueryError::Unreachable {
-                        address,
-                        reason: format!("no answer within {limit:?}"),
-                    })
-                })
-        }
-    };
     if let Some(gate) = &plan.gate {
-        let seen = match query(gate.query.clone()).await {
+        let seen = match bounded(provider.as_ref(), &plan.config, &gate.query).await {
             Ok(seen) => seen,
             // No series yet means no request yet.
             Err(err) if err.is_no_data() => 0.0,
@@ -140,6 +134,23 @@ async fn run(plan: &Plan) -> Result<Reading, MetricError> {
             });
         }
     }
-    let result = query(plan.query.clone()).await?;
+    let result = bounded(provider.as_ref(), &plan.config, &plan.query).await?;
     Ok(Reading::Value(plan.builtin.map_or(result, |b| b.value(result))))
+}
+
+/// A backstop over the provider's own timeout, for providers that do not keep to it.
+async fn bounded(
+    provider: &dyn MetricProvider,
+    config: &ProviderConfig,
+    query: &str,
+) -> Result<f64, QueryError> {
+    let limit = config.timeout + TIMEOUT_GRACE;
+    tokio::time::timeout(limit, provider.query(query))
+        .await
+        .unwrap_or_else(|_| {
+            Err(QueryError::Unreachable {
+                address: config.address.clone(),
+                reason: format!("no answer within {limit:?}"),
+            })
+        })
 }

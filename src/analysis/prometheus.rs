@@ -81,20 +81,15 @@ impl Prometheus {
     }
 
     fn unreachable(&self, err: reqwest::Error) -> QueryError {
-        if err.is_timeout() {
-            return self.timed_out();
-        }
-        QueryError::Unreachable {
-            address: self.address.clone(),
+        let reason = if err.is_timeout() {
+            format!("no answer within {:?}", self.timeout)
+        } else {
             // Without the URL: it repeats the address and the whole query.
-            reason: crate::error::chain(&err.without_url()),
-        }
-    }
-
-    fn timed_out(&self) -> QueryError {
+            crate::error::chain(&err.without_url())
+        };
         QueryError::Unreachable {
             address: self.address.clone(),
-            reason: format!("no answer within {:?}", self.timeout),
+            reason,
         }
     }
 }
@@ -102,12 +97,8 @@ impl Prometheus {
 #[async_trait]
 impl MetricProvider for Prometheus {
     async fn query(&self, query: &str) -> Result<f64, QueryError> {
-        let query = collapse_whitespace(query);
-        // reqwest's timeout covers the request; this one also bounds a body
-        // that trickles in.
-        let (status, body) = tokio::time::timeout(self.timeout, self.fetch(&query))
-            .await
-            .map_err(|_| self.timed_out())??;
+        // reqwest's timeout runs from connecting to the body's last byte.
+        let (status, body) = self.fetch(&collapse_whitespace(query)).await?;
         parse_response(status, &body)
     }
 }

@@ -67,7 +67,7 @@ pub fn namespace(canary: &Canary) -> String {
 
 /// The Canary's traffic provider, else the controller's.
 pub fn provider_name<'a>(canary: &'a Canary, default_provider: &'a str) -> &'a str {
-    canary.spec.provider.as_deref().unwrap_or(default_provider)
+    non_empty(canary.spec.provider.as_deref()).unwrap_or(default_provider)
 }
 
 /// The Prometheus of builtin and inline metrics: `spec.metricsServer`, else the controller's.
