@@ -152,3 +152,118 @@ impl Drop for Exporter {
 async fn serve_metrics(State(body): State<Arc<RwLock<String>>>) -> String {
     body.read().map(|b| b.clone()).unwrap_or_default()
 }
+
+/// A loopback proxy in front of Prometheus that answers only requests with
+/// the right bearer token, and can be stopped and started again to play a
+/// metrics server that goes away (connections refused) and comes back.
+pub struct AuthProxy {
+    pub address: String,
+    upstream: String,
+    token: String,
+    pub authorized: Arc<std::sync::atomic::AtomicU64>,
+    server: Option<JoinHandle<()>>,
+}
+
+#[derive(Clone)]
+struct ProxyState {
+    http: reqwest::Client,
+    upstream: String,
+    token: String,
+    authorized: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl AuthProxy {
+    pub async fn start(token: &str) -> anyhow::Result<Self> {
+        let mut proxy = Self {
+            address: String::new(),
+            upstream: env::prometheus_url(),
+            token: token.to_string(),
+            authorized: Arc::default(),
+            server: None,
+        };
+        proxy.listen("127.0.0.1:0").await?;
+        Ok(proxy)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Closes the listening socket: clients now get "connection refused".
+    pub fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+
+    /// Listens again on the same address.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        let address = self.address.clone();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match self.listen(&address).await {
+                Ok(()) => return Ok(()),
+                // The aborted server may still hold the port for a moment.
+                Err(_) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    async fn listen(&mut self, address: &str) -> anyhow::Result<()> {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .context("binding the proxy")?;
+        self.address = listener.local_addr()?.to_string();
+        let state = ProxyState {
+            http: reqwest::Client::new(),
+            upstream: self.upstream.clone(),
+            token: self.token.clone(),
+            authorized: self.authorized.clone(),
+        };
+        let app = Router::new()
+            .route("/api/v1/query", get(proxy_query))
+            .with_state(state);
+        self.server = Some(tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        }));
+        Ok(())
+    }
+}
+
+impl Drop for AuthProxy {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn proxy_query(
+    State(state): State<ProxyState>,
+    headers: axum::http::HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> (axum::http::StatusCode, String) {
+    let expected = format!("Bearer {}", state.token);
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if given != Some(expected.as_str()) {
+        return (
+            axum::http::StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token".into(),
+        );
+    }
+    state
+        .authorized
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let url = format!("{}/api/v1/query?{}", state.upstream, query.unwrap_or_default());
+    match state.http.get(url).send().await {
+        Ok(resp) => {
+            let status = axum::http::StatusCode::from_u16(resp.status().as_u16())
+                .unwrap_or(axum::http::StatusCode::BAD_GATEWAY);
+            (status, resp.text().await.unwrap_or_default())
+        }
+        Err(err) => (axum::http::StatusCode::BAD_GATEWAY, err.to_string()),
+    }
+}

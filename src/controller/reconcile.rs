@@ -71,8 +71,22 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
     if rollout::analysis_due(&spec, &status, now) && canary_ready(&observed.obs.target) {
         let mut with_provider = canary.clone();
         with_provider.spec.provider = Some(provider.clone());
-        let result =
-            analysis::analyse(&ctx.client, &with_provider, &provider, &ctx.metrics_server, now).await;
+        let outcomes =
+            analysis::evaluate(&ctx.client, &with_provider, &provider, &ctx.metrics_server, now).await;
+        // Problems only the user can fix get an event of their own, beyond the failed check.
+        for error in outcomes
+            .iter()
+            .filter_map(|o| o.error.as_ref())
+            .filter(|e| e.is_config_error())
+        {
+            let event = Event {
+                warning: true,
+                reason: error.reason().to_string(),
+                message: error.to_string(),
+            };
+            publish(ctx, canary, &event).await;
+        }
+        let result = analysis::summarise(outcomes.into_iter().map(|o| o.check).collect());
         for check in &result.checks {
             if let Some(value) = check.value {
                 ctx.metrics
