@@ -56,6 +56,7 @@
 mod cluster;
 mod exposition;
 pub mod queries;
+mod routes;
 mod traffic;
 
 #[cfg(test)]

@@ -11,10 +11,11 @@ use serde_json::json;
 
 use super::traffic::{Annotated, Pod, Snapshot, Workload};
 use super::{Behaviour, ERROR_RATE_ANNOTATION, LATENCY_ANNOTATION};
-use crate::{TestContext, fixtures};
+use crate::TestContext;
 
-/// Three reads per tick: Deployments, Pods and the HTTPRoute. A missing
-/// HTTPRoute, or a cluster without the HTTPRoute CRD, is "no route".
+/// Reads per tick: Deployments, Pods and the routing object (HTTPRoute,
+/// else TrafficSplit, else VirtualService). None of them, or no CRD for
+/// them, is "no route".
 pub(crate) async fn snapshot(
     client: &Client,
     namespace: &str,
@@ -23,10 +24,9 @@ pub(crate) async fn snapshot(
 ) -> anyhow::Result<Snapshot> {
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
     let pods: Api<KubePod> = Api::namespaced(client.clone(), namespace);
-    let routes = fixtures::http_routes(client, namespace);
     let list = ListParams::default();
-    let (deployments, pods, route) =
-        tokio::try_join!(deployments.list(&list), pods.list(&list), routes.get_opt(route))?;
+    let (deployments, pods) = tokio::try_join!(deployments.list(&list), pods.list(&list))?;
+    let weights = super::routes::weights(client, namespace, route).await;
     let workload = |name: &str| {
         let deployment = deployments.items.iter().find(|d| d.name_any() == name)?;
         Some(Workload {
@@ -40,7 +40,7 @@ pub(crate) async fn snapshot(
         })
     };
     Ok(Snapshot {
-        weights: route.as_ref().and_then(fixtures::route_weights),
+        weights,
         primary: workload(&format!("{target}-primary")),
         canary: workload(target),
     })
