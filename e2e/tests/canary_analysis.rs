@@ -34,17 +34,22 @@ async fn start(
     metrics: Value,
     threshold: i32,
 ) -> anyhow::Result<(Simulator, serin_e2e::serin::SerinProcess)> {
+    let traffic = SimConfig {
+        canary_direct_rps: 10.0,
+        ..SimConfig::default()
+    };
+    start_with(ctx, metrics, threshold, traffic).await
+}
+
+async fn start_with(
+    ctx: &TestContext,
+    metrics: Value,
+    threshold: i32,
+    traffic: SimConfig,
+) -> anyhow::Result<(Simulator, serin_e2e::serin::SerinProcess)> {
     let serin = fixtures::podinfo_with_serin(ctx, "podinfo:1", 1).await?;
     let prometheus = serin_e2e::env::prometheus_url();
-    let sim = Simulator::start(
-        ctx,
-        "podinfo",
-        SimConfig {
-            canary_direct_rps: 10.0,
-            ..SimConfig::default()
-        },
-    )
-    .await?;
+    let sim = Simulator::start(ctx, "podinfo", traffic).await?;
     let mut canary = fixtures::gatewayapi_canary(
         "podinfo",
         "2s",
@@ -156,14 +161,15 @@ async fn a_slow_canary_rolls_back_on_latency() {
 #[tokio::test]
 async fn with_no_traffic_hold_waits_and_the_gate_opens_when_traffic_arrives() {
     with_namespace("analysis-nodata", |ctx| async move {
-        let (sim, _serin) = start(
-            &ctx,
-            builtin_metrics(json!({ "noData": "hold", "minRequests": 20 })),
-            1,
-        )
-        .await?;
-        sim.set_rate(0.0);
-        sim.set_canary_direct_rps(0.0);
+        // No traffic from the start: series the target's own pods served
+        // before serin took over would otherwise count for the canary.
+        let silent = SimConfig {
+            rps: 0.0,
+            canary_direct_rps: 0.0,
+            ..SimConfig::default()
+        };
+        let metrics = builtin_metrics(json!({ "noData": "hold", "minRequests": 20 }));
+        let (sim, _serin) = start_with(&ctx, metrics, 1, silent).await?;
         fixtures::set_image(&ctx, "podinfo", "podinfo:2").await?;
         fixtures::wait_for_status(&ctx, "podinfo", "a held step", T, |s| {
             s.last_analysis.iter().any(|c| c.verdict == Verdict::Hold)
