@@ -4,10 +4,13 @@
 
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use kube::api::ListParams;
 use serde_json::{Value, json};
 use serin::api::{MetricCheck, Phase, Verdict};
 use serin_e2e::simulator::{self, Behaviour, SimConfig, Simulator};
-use serin_e2e::{TestContext, fixtures, with_namespace};
+use serin_e2e::{TestContext, fixtures, wait, with_namespace};
 
 const T: Duration = Duration::from_secs(120);
 
@@ -49,7 +52,6 @@ async fn start_with(
 ) -> anyhow::Result<(Simulator, serin_e2e::serin::SerinProcess)> {
     let serin = fixtures::podinfo_with_serin(ctx, "podinfo:1", 1).await?;
     let prometheus = serin_e2e::env::prometheus_url();
-    let sim = Simulator::start(ctx, "podinfo", traffic).await?;
     let mut canary = fixtures::gatewayapi_canary(
         "podinfo",
         "2s",
@@ -58,6 +60,22 @@ async fn start_with(
     canary["spec"]["metricsServer"] = json!(prometheus);
     fixtures::create_canary(ctx, canary).await?;
     fixtures::wait_for_phase(ctx, "podinfo", Phase::Initialized, T).await?;
+    // Traffic starts once the target's own pods are gone: series they served
+    // would match the canary's pod-name regex for a whole query window.
+    let pods: Api<Pod> = ctx.api();
+    wait::poll_until("the target's pods to go", T, Duration::from_millis(200), || {
+        let pods = pods.clone();
+        async move {
+            Ok(pods
+                .list(&ListParams::default().labels("app=podinfo"))
+                .await?
+                .items
+                .is_empty()
+                .then_some(()))
+        }
+    })
+    .await?;
+    let sim = Simulator::start(ctx, "podinfo", traffic).await?;
     Ok((sim, serin))
 }
 
@@ -161,8 +179,6 @@ async fn a_slow_canary_rolls_back_on_latency() {
 #[tokio::test]
 async fn with_no_traffic_hold_waits_and_the_gate_opens_when_traffic_arrives() {
     with_namespace("analysis-nodata", |ctx| async move {
-        // No traffic from the start: series the target's own pods served
-        // before serin took over would otherwise count for the canary.
         let silent = SimConfig {
             rps: 0.0,
             canary_direct_rps: 0.0,
