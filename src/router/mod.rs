@@ -28,6 +28,8 @@ mod error;
 pub mod gatewayapi;
 pub mod gatewayapi_types;
 pub mod kubernetes;
+pub mod smi;
+pub mod smi_types;
 
 #[cfg(test)]
 mod crd_file;
@@ -64,6 +66,10 @@ const PROVIDERS: &[(&str, Constructor)] = &[
     ("gatewayapi", gatewayapi::router),
     ("gatewayapi:v1", gatewayapi::router),
     ("kubernetes", kubernetes::router),
+    ("linkerd", smi::linkerd),
+    ("smi:v1alpha1", smi::smi_v1alpha1),
+    ("smi:v1alpha2", smi::smi_v1alpha2),
+    ("smi:v1alpha3", smi::smi_v1alpha3),
 ];
 
 /// The router for a provider name (`spec.provider`, else the controller's default).
@@ -146,7 +152,7 @@ mod tests {
         assert_eq!(err.reason(), "UnsupportedProvider");
         assert_eq!(
             err.to_string(),
-            "unsupported provider \"istio\": supported providers are gatewayapi, gatewayapi:v1, kubernetes"
+            "unsupported provider \"istio\": supported providers are gatewayapi, gatewayapi:v1, kubernetes, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3"
         );
     }
 

@@ -1,0 +1,166 @@
+//! The `linkerd` and `smi:v1alpha1` / `smi:v1alpha2` / `smi:v1alpha3`
+//! providers: one SMI TrafficSplit named after the apex Service, splitting
+//! traffic between `<apex>-canary` and `<apex>-primary`. `linkerd` is
+//! `smi:v1alpha1`, the version Linkerd's SMI extension stores.
+
+#[cfg(test)]
+mod crd_file;
+mod split;
+#[cfg(test)]
+mod tests;
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
+use kube::{Api, Client, ResourceExt};
+
+pub use split::{split_weights, traffic_split};
+
+use super::error::{NotFound, is_invalid, not_found};
+use super::smi_types::{GROUP, KIND, TrafficSplitVersion, v1alpha1, v1alpha2, v1alpha3};
+use super::{FIELD_MANAGER, Router, RouterError, apex_name, namespace};
+use crate::api::Canary;
+use crate::rollout::Weights;
+
+/// A TrafficSplit router writing version `S`.
+pub struct SmiRouter<S> {
+    client: Client,
+    name: &'static str,
+    version: PhantomData<fn() -> S>,
+}
+
+impl<S: TrafficSplitVersion> SmiRouter<S> {
+    /// `name` is the provider name the router reports.
+    pub fn new(client: Client, name: &'static str) -> Self {
+        Self {
+            client,
+            name,
+            version: PhantomData,
+        }
+    }
+
+    fn api(&self, canary: &Canary) -> Result<(Api<S>, String), RouterError> {
+        let namespace = namespace(canary)?;
+        Ok((Api::namespaced(self.client.clone(), &namespace), namespace))
+    }
+
+    /// The split, `None` when it does not exist.
+    async fn get(&self, canary: &Canary) -> Result<Option<S>, RouterError> {
+        let (api, namespace) = self.api(canary)?;
+        let name = apex_name(canary);
+        match api.get(name).await {
+            Ok(split) => Ok(Some(split)),
+            Err(err) if not_found(&err) == Some(NotFound::Object) => Ok(None),
+            Err(err) => Err(api_error::<S>("read", &namespace, name, err)),
+        }
+    }
+}
+
+pub(crate) fn linkerd(client: Client) -> Arc<dyn Router> {
+    Arc::new(SmiRouter::<v1alpha1::TrafficSplit>::new(client, "linkerd"))
+}
+
+pub(crate) fn smi_v1alpha1(client: Client) -> Arc<dyn Router> {
+    Arc::new(SmiRouter::<v1alpha1::TrafficSplit>::new(client, "smi:v1alpha1"))
+}
+
+pub(crate) fn smi_v1alpha2(client: Client) -> Arc<dyn Router> {
+    Arc::new(SmiRouter::<v1alpha2::TrafficSplit>::new(client, "smi:v1alpha2"))
+}
+
+pub(crate) fn smi_v1alpha3(client: Client) -> Arc<dyn Router> {
+    Arc::new(SmiRouter::<v1alpha3::TrafficSplit>::new(client, "smi:v1alpha3"))
+}
+
+#[async_trait]
+impl<S: TrafficSplitVersion> Router for SmiRouter<S> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    async fn apply(&self, canary: &Canary, weights: Weights) -> Result<(), RouterError> {
+        let split: S = traffic_split(canary, weights)?;
+        let (api, namespace) = self.api(canary)?;
+        let name = apex_name(canary);
+        // Forced: serin is the authority on the service and backends;
+        // everything else on the object stays with its owners.
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        api.patch(name, &params, &Patch::Apply(&split))
+            .await
+            .map_err(|err| api_error::<S>("apply", &namespace, name, err))?;
+        Ok(())
+    }
+
+    async fn weights(&self, canary: &Canary) -> Result<Option<Weights>, RouterError> {
+        Ok(self
+            .get(canary)
+            .await?
+            .and_then(|split| split_weights(canary, &split)))
+    }
+
+    async fn remove(&self, canary: &Canary) -> Result<(), RouterError> {
+        let Some(split) = self.get(canary).await? else {
+            return Ok(());
+        };
+        // A split of the same name that this Canary does not control was not
+        // created by serin for it (or was taken over since): leave it alone.
+        let controlled = canary.uid().is_some_and(|uid| {
+            split
+                .owner_references()
+                .iter()
+                .any(|o| o.controller == Some(true) && o.uid == uid)
+        });
+        if !controlled {
+            tracing::info!(split = %split.name_any(), "TrafficSplit is not controlled by this Canary; not deleting it");
+            return Ok(());
+        }
+        let (api, namespace) = self.api(canary)?;
+        let name = apex_name(canary);
+        // The uid precondition keeps a split recreated meanwhile by someone else.
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                uid: split.uid(),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        match api.delete(name, &params).await {
+            Ok(_) => Ok(()),
+            Err(err) if not_found(&err) == Some(NotFound::Object) => Ok(()),
+            Err(err) => Err(api_error::<S>("delete", &namespace, name, err)),
+        }
+    }
+}
+
+fn api_error<S: TrafficSplitVersion>(
+    action: &'static str,
+    namespace: &str,
+    name: &str,
+    err: kube::Error,
+) -> RouterError {
+    if not_found(&err) == Some(NotFound::Kind) {
+        return RouterError::CrdNotInstalled {
+            kind: KIND,
+            group: GROUP,
+            version: S::VERSION,
+        };
+    }
+    if is_invalid(&err) {
+        let detail = match &err {
+            kube::Error::Api(status) => status.message.clone(),
+            other => other.to_string(),
+        };
+        return RouterError::InvalidSpec(format!(
+            "the API server rejected {KIND} {namespace}/{name}: {detail}"
+        ));
+    }
+    RouterError::Api {
+        action,
+        kind: KIND,
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        source: Box::new(err),
+    }
+}
