@@ -27,6 +27,8 @@ use crate::rollout::Weights;
 mod error;
 pub mod gatewayapi;
 pub mod gatewayapi_types;
+pub mod istio;
+pub mod istio_types;
 pub mod kubernetes;
 
 #[cfg(test)]
@@ -63,6 +65,7 @@ type Constructor = fn(Client) -> Arc<dyn Router>;
 const PROVIDERS: &[(&str, Constructor)] = &[
     ("gatewayapi", gatewayapi::router),
     ("gatewayapi:v1", gatewayapi::router),
+    ("istio", istio::router),
     ("kubernetes", kubernetes::router),
 ];
 
@@ -139,14 +142,14 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_providers_are_refused_naming_the_supported_ones() {
-        let Err(err) = router_for("istio", client()) else {
-            panic!("istio is not supported yet");
+        let Err(err) = router_for("linkerd", client()) else {
+            panic!("linkerd is not supported yet");
         };
         assert!(err.is_invalid_spec());
         assert_eq!(err.reason(), "UnsupportedProvider");
         assert_eq!(
             err.to_string(),
-            "unsupported provider \"istio\": supported providers are gatewayapi, gatewayapi:v1, kubernetes"
+            "unsupported provider \"linkerd\": supported providers are gatewayapi, gatewayapi:v1, istio, kubernetes"
         );
     }
 
