@@ -27,6 +27,8 @@ use crate::rollout::Weights;
 mod error;
 pub mod gatewayapi;
 pub mod gatewayapi_types;
+pub mod istio;
+pub mod istio_types;
 pub mod kubernetes;
 pub mod smi;
 pub mod smi_types;
@@ -65,6 +67,7 @@ type Constructor = fn(Client) -> Arc<dyn Router>;
 const PROVIDERS: &[(&str, Constructor)] = &[
     ("gatewayapi", gatewayapi::router),
     ("gatewayapi:v1", gatewayapi::router),
+    ("istio", istio::router),
     ("kubernetes", kubernetes::router),
     ("linkerd", smi::linkerd),
     ("smi:v1alpha1", smi::smi_v1alpha1),
@@ -145,14 +148,14 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_providers_are_refused_naming_the_supported_ones() {
-        let Err(err) = router_for("istio", client()) else {
-            panic!("istio is not supported yet");
+        let Err(err) = router_for("nginx", client()) else {
+            panic!("nginx is not supported yet");
         };
         assert!(err.is_invalid_spec());
         assert_eq!(err.reason(), "UnsupportedProvider");
         assert_eq!(
             err.to_string(),
-            "unsupported provider \"istio\": supported providers are gatewayapi, gatewayapi:v1, kubernetes, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3"
+            "unsupported provider \"nginx\": supported providers are gatewayapi, gatewayapi:v1, istio, kubernetes, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3"
         );
     }
 
