@@ -258,3 +258,15 @@ pub async fn podinfo_with_serin(
         .await?;
     crate::serin::SerinProcess::controller(ctx, &[])
 }
+
+/// The SMI TrafficSplit CRD (v1alpha1–v1alpha3) generated from serin's router types.
+pub async fn install_smi(client: &Client) -> anyhow::Result<()> {
+    crate::crds::install(client, vec![serin::router::smi_types::crd()?]).await
+}
+
+/// Istio's VirtualService and DestinationRule CRDs generated from serin's router types.
+pub async fn install_istio(client: &Client) -> anyhow::Result<()> {
+    use kube::CustomResourceExt;
+    use serin::router::istio_types::{DestinationRule, VirtualService};
+    crate::crds::install(client, vec![VirtualService::crd(), DestinationRule::crd()]).await
+}
