@@ -49,6 +49,18 @@ impl SerinProcess {
         Self::start(ctx, &args)
     }
 
+    /// Fetches `path` (e.g. `/metrics`) from the metrics server whose address the log announces.
+    pub async fn get_ops(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+        let line = self
+            .wait_for_log(&["serving /metrics"], Duration::from_secs(10))
+            .await?;
+        let address = line
+            .split_whitespace()
+            .find_map(|word| word.strip_prefix("address="))
+            .with_context(|| format!("no address in {line:?}"))?;
+        Ok(reqwest::get(format!("http://{address}{path}")).await?)
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
     }

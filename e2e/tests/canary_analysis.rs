@@ -90,9 +90,14 @@ fn check<'a>(checks: &'a [MetricCheck], name: &str) -> &'a MetricCheck {
 async fn a_healthy_canary_promotes_on_the_builtin_metrics() {
     with_namespace("analysis-ok", |ctx| async move {
         // minRequests keeps the first steps from judging a canary that has not been reached yet.
-        let (_sim, _serin) = start(&ctx, builtin_metrics(json!({ "minRequests": 20 })), 2).await?;
+        let (_sim, serin) = start(&ctx, builtin_metrics(json!({ "minRequests": 20 })), 2).await?;
         fixtures::set_image(&ctx, "podinfo", "podinfo:2").await?;
         let done = fixtures::wait_for_phase(&ctx, "podinfo", Phase::Succeeded, T).await?;
+        let metrics = serin.get_ops("/metrics").await?.text().await?;
+        let exported = metrics.lines().find(|l| {
+            l.starts_with("flagger_canary_metric_analysis{") && l.contains("metric=\"request-success-rate\"")
+        });
+        assert!(exported.is_some(), "/metrics carries the metric's value");
         let status = done.status.unwrap_or_default();
         assert_eq!(status.failed_checks, 0, "no failed check for a healthy canary");
         let success = check(&status.last_analysis, "request-success-rate");
@@ -203,4 +208,36 @@ async fn with_no_traffic_hold_waits_and_the_gate_opens_when_traffic_arrives() {
         Ok(())
     })
     .await;
+}
+
+/// With no traffic at all: `fail` counts failed checks up to a rollback,
+/// `pass` lets the canary through.
+#[tokio::test]
+async fn with_no_traffic_fail_rolls_back_and_pass_promotes() {
+    for (policy, outcome) in [("fail", Phase::Failed), ("pass", Phase::Succeeded)] {
+        let ns = format!("nodata-{policy}");
+        with_namespace(&ns, |ctx| async move {
+            let silent = SimConfig {
+                rps: 0.0,
+                canary_direct_rps: 0.0,
+                ..SimConfig::default()
+            };
+            let metrics = builtin_metrics(json!({ "noData": policy }));
+            let (_sim, _serin) = start_with(&ctx, metrics, 2, silent).await?;
+            fixtures::set_image(&ctx, "podinfo", "podinfo:2").await?;
+            let done = fixtures::wait_for_phase(&ctx, "podinfo", outcome, T).await?;
+            let status = done.status.unwrap_or_default();
+            let success = check(&status.last_analysis, "request-success-rate");
+            let expected = if policy == "fail" {
+                Verdict::Fail
+            } else {
+                Verdict::Pass
+            };
+            assert_eq!(success.verdict, expected, "noData: {policy}: {success:?}");
+            assert!(success.value.is_none(), "no value without traffic: {success:?}");
+            assert!(success.message.contains("no data"), "{}", success.message);
+            Ok(())
+        })
+        .await;
+    }
 }

@@ -172,19 +172,17 @@ fn set_route_weights(route: &mut DynamicObject, primary: i64, canary: i64) {
     }
 }
 
-/// Reads serin's /metrics from the address its log announces.
+/// Reads serin's /metrics, checking /readyz and /healthz on the way.
 async fn scrape_metrics(serin: &SerinProcess) -> anyhow::Result<String> {
-    let line = serin
-        .wait_for_log(&["serving /metrics"], Duration::from_secs(10))
-        .await?;
-    let address = line
-        .split_whitespace()
-        .find_map(|word| word.strip_prefix("address="))
-        .ok_or_else(|| anyhow::anyhow!("no address in {line:?}"))?;
-    Ok(reqwest::get(format!("http://{address}/metrics"))
-        .await?
-        .text()
-        .await?)
+    let ready = serin.get_ops("/readyz").await?;
+    assert!(
+        ready.status().is_success(),
+        "/readyz once the caches are synced: {}",
+        ready.status()
+    );
+    let health = serin.get_ops("/healthz").await?;
+    assert!(health.status().is_success(), "/healthz: {}", health.status());
+    Ok(serin.get_ops("/metrics").await?.text().await?)
 }
 
 type WeightLog = Arc<Mutex<Vec<i64>>>;
