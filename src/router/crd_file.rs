@@ -21,19 +21,24 @@ fn expected() -> String {
     )
 }
 
-#[test]
-fn e2e_httproute_crd_matches_the_rust_types() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(FILE);
-    let expected = expected();
+/// Compares `file` (relative to the crate) with `expected`; with
+/// `SERIN_BLESS=1` rewrites it instead. Shared by every provider's CRD file.
+pub(super) fn check_or_bless(file: &str, expected: &str, types: &str, regenerate: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
     if std::env::var("SERIN_BLESS").as_deref() == Ok("1") {
-        std::fs::write(&path, &expected).expect("write the CRD file");
+        std::fs::write(&path, expected).expect("write the CRD file");
         return;
     }
     let actual = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         actual == expected,
-        "{FILE} is out of date with src/router/gatewayapi_types.rs: run `{REGENERATE}` and commit the result"
+        "{file} is out of date with {types}: run `{regenerate}` and commit the result"
     );
+}
+
+#[test]
+fn e2e_httproute_crd_matches_the_rust_types() {
+    check_or_bless(FILE, &expected(), "src/router/gatewayapi_types.rs", REGENERATE);
 }
 
 #[test]

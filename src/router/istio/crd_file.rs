@@ -3,8 +3,6 @@
 //! Istio. A test fails when the file and the types drift apart; with
 //! `SERIN_BLESS=1` it rewrites the file instead.
 
-use std::path::Path;
-
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
@@ -32,17 +30,7 @@ fn expected() -> String {
 
 #[test]
 fn e2e_istio_crds_match_the_rust_types() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(FILE);
-    let expected = expected();
-    if std::env::var("SERIN_BLESS").as_deref() == Ok("1") {
-        std::fs::write(&path, &expected).expect("write the CRD file");
-        return;
-    }
-    let actual = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        actual == expected,
-        "{FILE} is out of date with src/router/istio_types.rs: run `{REGENERATE}` and commit the result"
-    );
+    crate::router::crd_file::check_or_bless(FILE, &expected(), "src/router/istio_types.rs", REGENERATE);
 }
 
 #[test]

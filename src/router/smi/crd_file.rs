@@ -3,8 +3,6 @@
 //! fails when the file and the types drift apart; with `SERIN_BLESS=1` it
 //! rewrites the file instead. Same pattern as `router::crd_file`.
 
-use std::path::Path;
-
 use crate::router::smi_types::{GROUP, crd};
 
 const FILE: &str = "e2e/crds/smi-trafficsplit.yaml";
@@ -22,17 +20,7 @@ fn expected() -> String {
 
 #[test]
 fn e2e_trafficsplit_crd_matches_the_rust_types() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(FILE);
-    let expected = expected();
-    if std::env::var("SERIN_BLESS").as_deref() == Ok("1") {
-        std::fs::write(&path, &expected).expect("write the CRD file");
-        return;
-    }
-    let actual = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        actual == expected,
-        "{FILE} is out of date with src/router/smi_types.rs: run `{REGENERATE}` and commit the result"
-    );
+    crate::router::crd_file::check_or_bless(FILE, &expected(), "src/router/smi_types.rs", REGENERATE);
 }
 
 #[test]
