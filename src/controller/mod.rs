@@ -81,9 +81,8 @@ pub async fn run(args: ControllerArgs) -> Result<(), Error> {
         let leader = elector.is_leader();
         (leader, Some(tokio::spawn(elector.run(stopped()))))
     } else {
-        let (tx, rx) = tokio_watch::channel(true);
-        // A lone replica always leads; the sender lives as long as the process.
-        std::mem::forget(tx);
+        // A lone replica always leads; the value outlives the dropped sender.
+        let (_, rx) = tokio_watch::channel(true);
         (rx, None)
     };
 
