@@ -93,6 +93,21 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
                     .set_metric_value(&namespace, &spec.target_ref.name, &check.name, value);
             }
         }
+        // The same values status.lastAnalysis and /metrics get, as one event per step.
+        if !result.checks.is_empty() {
+            let message = result
+                .checks
+                .iter()
+                .map(|c| c.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
+            let event = Event {
+                warning: false,
+                reason: "MetricsChecked".to_string(),
+                message,
+            };
+            publish(ctx, canary, &event).await;
+        }
         observed.obs.analysis = Some(result);
     }
     let decision = rollout::decide(&spec, &status, &observed.obs);
