@@ -270,3 +270,29 @@ pub async fn install_istio(client: &Client) -> anyhow::Result<()> {
     use serin::router::istio_types::{DestinationRule, VirtualService};
     crate::crds::install(client, vec![VirtualService::crd(), DestinationRule::crd()]).await
 }
+
+/// Waits until the pods of Deployment `app` (selected by `app=<app>`) are
+/// gone. Simulated traffic starts after this: series the target's own pods
+/// served before serin took over would match the canary's pod-name regex
+/// for a whole query window.
+pub async fn wait_for_no_pods(ctx: &TestContext, app: &str, timeout: Duration) -> anyhow::Result<()> {
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = ctx.api();
+    let selector = format!("app={app}");
+    wait::poll_until(
+        &format!("the pods of {app} to go"),
+        timeout,
+        Duration::from_millis(200),
+        || {
+            let (pods, selector) = (pods.clone(), selector.clone());
+            async move {
+                Ok(pods
+                    .list(&kube::api::ListParams::default().labels(&selector))
+                    .await?
+                    .items
+                    .is_empty()
+                    .then_some(()))
+            }
+        },
+    )
+    .await
+}

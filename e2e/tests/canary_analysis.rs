@@ -4,13 +4,10 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Pod;
-use kube::Api;
-use kube::api::ListParams;
 use serde_json::{Value, json};
 use serin::api::{MetricCheck, Phase, Verdict};
 use serin_e2e::simulator::{self, Behaviour, SimConfig, Simulator};
-use serin_e2e::{TestContext, fixtures, wait, with_namespace};
+use serin_e2e::{TestContext, fixtures, with_namespace};
 
 const T: Duration = Duration::from_secs(120);
 
@@ -60,21 +57,7 @@ async fn start_with(
     canary["spec"]["metricsServer"] = json!(prometheus);
     fixtures::create_canary(ctx, canary).await?;
     fixtures::wait_for_phase(ctx, "podinfo", Phase::Initialized, T).await?;
-    // Traffic starts once the target's own pods are gone: series they served
-    // would match the canary's pod-name regex for a whole query window.
-    let pods: Api<Pod> = ctx.api();
-    wait::poll_until("the target's pods to go", T, Duration::from_millis(200), || {
-        let pods = pods.clone();
-        async move {
-            Ok(pods
-                .list(&ListParams::default().labels("app=podinfo"))
-                .await?
-                .items
-                .is_empty()
-                .then_some(()))
-        }
-    })
-    .await?;
+    fixtures::wait_for_no_pods(ctx, "podinfo", T).await?;
     let sim = Simulator::start(ctx, "podinfo", traffic).await?;
     Ok((sim, serin))
 }
