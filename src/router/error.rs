@@ -84,6 +84,37 @@ pub(crate) fn is_invalid(err: &kube::Error) -> bool {
     matches!(err, kube::Error::Api(status) if status.code == 422)
 }
 
+/// Turns an API error on one routing object into a [`RouterError`]: a kind
+/// the cluster does not serve is a missing CRD, a rejected object is an
+/// invalid spec, anything else an API error. Shared by every provider.
+pub(crate) fn classify(
+    err: kube::Error,
+    (kind, group, version): (&'static str, &'static str, &'static str),
+    action: &'static str,
+    namespace: &str,
+    name: &str,
+) -> RouterError {
+    if not_found(&err) == Some(NotFound::Kind) {
+        return RouterError::CrdNotInstalled { kind, group, version };
+    }
+    if is_invalid(&err) {
+        let detail = match &err {
+            kube::Error::Api(status) => status.message.clone(),
+            other => other.to_string(),
+        };
+        return RouterError::InvalidSpec(format!(
+            "the API server rejected {kind} {namespace}/{name}: {detail}"
+        ));
+    }
+    RouterError::Api {
+        action,
+        kind,
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        source: Box::new(err),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,14 +11,14 @@ mod tests;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
+use kube::api::{Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
 
 pub use route::{http_route, route_weights};
 
-use super::error::{NotFound, is_invalid, not_found};
+use super::error::{NotFound, classify, not_found};
 use super::gatewayapi_types::{GROUP, HTTPRoute, VERSION};
-use super::{FIELD_MANAGER, Router, RouterError, apex_name, namespace};
+use super::{FIELD_MANAGER, Router, RouterError, apex_name, controlled_by, delete_exactly, namespace};
 use crate::api::Canary;
 use crate::rollout::Weights;
 
@@ -84,12 +84,7 @@ impl Router for GatewayApiRouter {
         };
         // A route of the same name that this Canary does not control was not
         // created by serin for it (or was taken over since): leave it alone.
-        let controlled = canary.uid().is_some_and(|uid| {
-            route
-                .owner_references()
-                .iter()
-                .any(|o| o.controller == Some(true) && o.uid == uid)
-        });
+        let controlled = controlled_by(canary, &route);
         if !controlled {
             tracing::info!(route = %route.name_any(), "HTTPRoute is not controlled by this Canary; not deleting it");
             return Ok(());
@@ -97,13 +92,7 @@ impl Router for GatewayApiRouter {
         let (api, namespace) = self.api(canary)?;
         let name = apex_name(canary);
         // The uid precondition keeps a route recreated meanwhile by someone else.
-        let params = DeleteParams {
-            preconditions: Some(Preconditions {
-                uid: route.uid(),
-                resource_version: None,
-            }),
-            ..DeleteParams::default()
-        };
+        let params = delete_exactly(&route);
         match api.delete(name, &params).await {
             Ok(_) => Ok(()),
             Err(err) if not_found(&err) == Some(NotFound::Object) => Ok(()),
@@ -113,27 +102,5 @@ impl Router for GatewayApiRouter {
 }
 
 fn api_error(action: &'static str, namespace: &str, name: &str, err: kube::Error) -> RouterError {
-    if not_found(&err) == Some(NotFound::Kind) {
-        return RouterError::CrdNotInstalled {
-            kind: "HTTPRoute",
-            group: GROUP,
-            version: VERSION,
-        };
-    }
-    if is_invalid(&err) {
-        let detail = match &err {
-            kube::Error::Api(status) => status.message.clone(),
-            other => other.to_string(),
-        };
-        return RouterError::InvalidSpec(format!(
-            "the API server rejected HTTPRoute {namespace}/{name}: {detail}"
-        ));
-    }
-    RouterError::Api {
-        action,
-        kind: "HTTPRoute",
-        namespace: namespace.to_string(),
-        name: name.to_string(),
-        source: Box::new(err),
-    }
+    classify(err, ("HTTPRoute", GROUP, VERSION), action, namespace, name)
 }

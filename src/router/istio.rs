@@ -14,17 +14,19 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use k8s_openapi::NamespaceResourceScope;
-use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams, Preconditions};
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::api::{ObjectMeta, Patch, PatchParams};
+use kube::{Api, Client, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use destination_rule::destination_rules;
 pub use virtual_service::{MESH_GATEWAY, virtual_service, virtual_service_weights};
 
-use super::error::{NotFound, is_invalid, not_found};
+use super::error::{NotFound, classify, not_found};
 use super::istio_types::{DestinationRule, GROUP, VERSION, VirtualService};
-use super::{FIELD_MANAGER, Router, RouterError, apex_name, namespace, owner_reference};
+use super::{
+    FIELD_MANAGER, Router, RouterError, apex_name, controlled_by, delete_exactly, namespace, owner_reference,
+};
 use crate::api::{Canary, CustomMetadata};
 use crate::rollout::Weights;
 
@@ -139,12 +141,7 @@ async fn remove<K: IstioObject>(
     };
     // An object of the same name that this Canary does not control was not
     // created by serin for it (or was taken over since): leave it alone.
-    let controlled = canary.uid().is_some_and(|uid| {
-        object
-            .owner_references()
-            .iter()
-            .any(|o| o.controller == Some(true) && o.uid == uid)
-    });
+    let controlled = controlled_by(canary, &object);
     if !controlled {
         tracing::info!(
             kind = K::KIND,
@@ -154,13 +151,7 @@ async fn remove<K: IstioObject>(
         return Ok(());
     }
     // The uid precondition keeps an object recreated meanwhile by someone else.
-    let params = DeleteParams {
-        preconditions: Some(Preconditions {
-            uid: object.uid(),
-            resource_version: None,
-        }),
-        ..DeleteParams::default()
-    };
+    let params = delete_exactly(&object);
     match api.delete(name, &params).await {
         Ok(_) => Ok(()),
         Err(err) if not_found(&err).is_some() => Ok(()),
@@ -174,30 +165,7 @@ fn api_error<K: IstioObject>(
     name: &str,
     err: kube::Error,
 ) -> RouterError {
-    if not_found(&err) == Some(NotFound::Kind) {
-        return RouterError::CrdNotInstalled {
-            kind: K::KIND,
-            group: GROUP,
-            version: VERSION,
-        };
-    }
-    if is_invalid(&err) {
-        let detail = match &err {
-            kube::Error::Api(status) => status.message.clone(),
-            other => other.to_string(),
-        };
-        return RouterError::InvalidSpec(format!(
-            "the API server rejected {} {namespace}/{name}: {detail}",
-            K::KIND
-        ));
-    }
-    RouterError::Api {
-        action,
-        kind: K::KIND,
-        namespace: namespace.to_string(),
-        name: name.to_string(),
-        source: Box::new(err),
-    }
+    classify(err, (K::KIND, GROUP, VERSION), action, namespace, name)
 }
 
 fn primary_host(apex: &str) -> String {

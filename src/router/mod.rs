@@ -115,6 +115,30 @@ pub(crate) fn namespace(canary: &Canary) -> Result<String, RouterError> {
 
 /// Controller reference to the Canary, so routing objects are garbage
 /// collected with it. Needs the uid, so the Canary must come from the API server.
+/// Whether `object` names this Canary as its controller. Routers delete only
+/// such objects: one of the same name that another owner controls (or that
+/// was taken over since) is left alone.
+pub(crate) fn controlled_by(canary: &Canary, object: &impl Resource) -> bool {
+    canary.uid().is_some_and(|uid| {
+        object
+            .owner_references()
+            .iter()
+            .any(|o| o.controller == Some(true) && o.uid == uid)
+    })
+}
+
+/// Delete parameters with a uid precondition, so an object recreated
+/// meanwhile by someone else survives.
+pub(crate) fn delete_exactly(object: &impl Resource) -> kube::api::DeleteParams {
+    kube::api::DeleteParams {
+        preconditions: Some(kube::api::Preconditions {
+            uid: object.uid(),
+            resource_version: None,
+        }),
+        ..kube::api::DeleteParams::default()
+    }
+}
+
 pub(crate) fn owner_reference(canary: &Canary) -> Result<OwnerReference, RouterError> {
     canary.controller_owner_ref(&()).ok_or_else(|| {
         RouterError::InvalidSpec(format!(

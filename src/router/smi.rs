@@ -13,14 +13,14 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
+use kube::api::{Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
 
 pub use split::{split_weights, traffic_split};
 
-use super::error::{NotFound, is_invalid, not_found};
+use super::error::{NotFound, classify, not_found};
 use super::smi_types::{GROUP, KIND, TrafficSplitVersion, v1alpha1, v1alpha2, v1alpha3};
-use super::{FIELD_MANAGER, Router, RouterError, apex_name, namespace};
+use super::{FIELD_MANAGER, Router, RouterError, apex_name, controlled_by, delete_exactly, namespace};
 use crate::api::Canary;
 use crate::rollout::Weights;
 
@@ -106,12 +106,7 @@ impl<S: TrafficSplitVersion> Router for SmiRouter<S> {
         };
         // A split of the same name that this Canary does not control was not
         // created by serin for it (or was taken over since): leave it alone.
-        let controlled = canary.uid().is_some_and(|uid| {
-            split
-                .owner_references()
-                .iter()
-                .any(|o| o.controller == Some(true) && o.uid == uid)
-        });
+        let controlled = controlled_by(canary, &split);
         if !controlled {
             tracing::info!(split = %split.name_any(), "TrafficSplit is not controlled by this Canary; not deleting it");
             return Ok(());
@@ -119,13 +114,7 @@ impl<S: TrafficSplitVersion> Router for SmiRouter<S> {
         let (api, namespace) = self.api(canary)?;
         let name = apex_name(canary);
         // The uid precondition keeps a split recreated meanwhile by someone else.
-        let params = DeleteParams {
-            preconditions: Some(Preconditions {
-                uid: split.uid(),
-                resource_version: None,
-            }),
-            ..DeleteParams::default()
-        };
+        let params = delete_exactly(&split);
         match api.delete(name, &params).await {
             Ok(_) => Ok(()),
             Err(err) if not_found(&err) == Some(NotFound::Object) => Ok(()),
@@ -140,27 +129,5 @@ fn api_error<S: TrafficSplitVersion>(
     name: &str,
     err: kube::Error,
 ) -> RouterError {
-    if not_found(&err) == Some(NotFound::Kind) {
-        return RouterError::CrdNotInstalled {
-            kind: KIND,
-            group: GROUP,
-            version: S::VERSION,
-        };
-    }
-    if is_invalid(&err) {
-        let detail = match &err {
-            kube::Error::Api(status) => status.message.clone(),
-            other => other.to_string(),
-        };
-        return RouterError::InvalidSpec(format!(
-            "the API server rejected {KIND} {namespace}/{name}: {detail}"
-        ));
-    }
-    RouterError::Api {
-        action,
-        kind: KIND,
-        namespace: namespace.to_string(),
-        name: name.to_string(),
-        source: Box::new(err),
-    }
+    classify(err, (KIND, GROUP, S::VERSION), action, namespace, name)
 }
