@@ -296,3 +296,48 @@ pub async fn wait_for_no_pods(ctx: &TestContext, app: &str, timeout: Duration) -
     )
     .await
 }
+
+/// A Canary for router tests: the controller does not run, the object only
+/// needs to exist so routing objects can name it as their owner.
+pub async fn router_canary(
+    ctx: &TestContext,
+    name: &str,
+    provider: &str,
+    service: Value,
+) -> anyhow::Result<Canary> {
+    let canary: Canary = serde_json::from_value(json!({
+        "apiVersion": "serin.dev/v1beta1",
+        "kind": "Canary",
+        "metadata": { "name": name },
+        "spec": {
+            "provider": provider,
+            "targetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": name },
+            "service": service,
+            "analysis": { "interval": "10s", "stepWeight": 20, "maxWeight": 60 }
+        }
+    }))?;
+    Ok(ctx.api::<Canary>().create(&Default::default(), &canary).await?)
+}
+
+/// The first apply right after a CRD became Established may still race its
+/// REST handler on a busy server; retry only that, briefly.
+pub async fn first_apply(
+    router: &dyn serin::router::Router,
+    canary: &Canary,
+    weights: serin::rollout::Weights,
+) -> anyhow::Result<()> {
+    use serin::router::RouterError;
+    let outcome = wait::poll_until(
+        &format!("the first apply of the {} routing objects", router.name()),
+        Duration::from_secs(15),
+        Duration::from_millis(250),
+        || async {
+            match router.apply(canary, weights).await {
+                Err(err @ RouterError::CrdNotInstalled { .. }) => Err(err.into()),
+                done => Ok(Some(done)),
+            }
+        },
+    )
+    .await?;
+    outcome.map_err(|err| anyhow!("apply failed: {}", serin::error::chain(&err)))
+}

@@ -7,58 +7,20 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
-use serin::api::Canary;
 use serin::rollout::Weights;
 use serin::router::gatewayapi_types::HTTPRoute;
-use serin::router::{Router, RouterError, router_for};
-use serin_e2e::{TestContext, wait, with_namespace};
+use serin::router::router_for;
+use serin_e2e::{fixtures, wait, with_namespace};
 
 /// Installs or updates a CRD by server-side apply and waits until it is
 /// served. Idempotent, so tests running at the same time may all call it.
 async fn install_crds(client: &Client) -> anyhow::Result<()> {
     serin_e2e::crds::install_serin(client).await?;
     serin_e2e::fixtures::install_gateway_api(client).await
-}
-
-async fn create_canary(ctx: &TestContext, name: &str, service: serde_json::Value) -> anyhow::Result<Canary> {
-    let canary: Canary = serde_json::from_value(json!({
-        "apiVersion": "serin.dev/v1beta1",
-        "kind": "Canary",
-        "metadata": {"name": name},
-        "spec": {
-            "provider": "gatewayapi:v1",
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-            "service": service,
-            "analysis": {"interval": "10s", "stepWeight": 20, "maxWeight": 60}
-        }
-    }))?;
-    let created = ctx
-        .api::<Canary>()
-        .create(&PostParams::default(), &canary)
-        .await?;
-    Ok(created)
-}
-
-/// The first apply right after a CRD became Established may still race its
-/// REST handler on a busy server; retry only that, briefly.
-async fn first_apply(router: &dyn Router, canary: &Canary, weights: Weights) -> anyhow::Result<()> {
-    let outcome = wait::poll_until(
-        "the first apply of the HTTPRoute",
-        Duration::from_secs(15),
-        Duration::from_millis(250),
-        || async {
-            match router.apply(canary, weights).await {
-                Err(err @ RouterError::CrdNotInstalled { .. }) => Err(err.into()),
-                done => Ok(Some(done)),
-            }
-        },
-    )
-    .await?;
-    outcome.map_err(|err| anyhow!("apply failed: {}", serin::error::chain(&err)))
 }
 
 fn backend_weights(route: &HTTPRoute) -> Vec<(String, Option<i32>)> {
@@ -73,9 +35,10 @@ fn backend_weights(route: &HTTPRoute) -> Vec<(String, Option<i32>)> {
 async fn gatewayapi_router_applies_moves_reads_and_removes_the_route() {
     with_namespace("router-gwapi", |ctx| async move {
         install_crds(&ctx.client).await?;
-        let canary = create_canary(
+        let canary = fixtures::router_canary(
             &ctx,
             "podinfo",
+            "gatewayapi:v1",
             json!({
                 "port": 9898,
                 "gatewayRefs": [
@@ -90,7 +53,7 @@ async fn gatewayapi_router_applies_moves_reads_and_removes_the_route() {
         let routes: Api<HTTPRoute> = ctx.api();
 
         assert_eq!(router.weights(&canary).await?, None, "no route yet");
-        first_apply(router.as_ref(), &canary, Weights::ALL_PRIMARY).await?;
+        fixtures::first_apply(router.as_ref(), &canary, Weights::ALL_PRIMARY).await?;
 
         let route = routes.get("podinfo").await?;
         let parents: Vec<_> = route.spec.parent_refs.iter().map(|p| p.name.as_str()).collect();
@@ -193,9 +156,10 @@ async fn gatewayapi_router_applies_moves_reads_and_removes_the_route() {
 async fn gatewayapi_router_leaves_a_route_it_does_not_control() {
     with_namespace("router-gwapi", |ctx| async move {
         install_crds(&ctx.client).await?;
-        let canary = create_canary(
+        let canary = fixtures::router_canary(
             &ctx,
             "frontend",
+            "gatewayapi:v1",
             json!({"port": 80, "name": "handmade", "gatewayRefs": [{"name": "public"}]}),
         )
         .await?;

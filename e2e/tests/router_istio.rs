@@ -7,57 +7,21 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use kube::api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use kube::{Api, Client, CustomResourceExt, Resource, ResourceExt};
 use serde_json::json;
 use serin::api::Canary;
 use serin::rollout::Weights;
 use serin::router::istio_types::{DestinationRule, VirtualService};
-use serin::router::{Router, RouterError, router_for};
-use serin_e2e::{TestContext, wait, with_namespace};
+use serin::router::router_for;
+use serin_e2e::{fixtures, wait, with_namespace};
 
 /// serin's CRDs and the Istio ones, the same as `e2e/crds/istio.yaml`
 /// (which a unit test keeps in step with the types).
 async fn install_crds(client: &Client) -> anyhow::Result<()> {
     serin_e2e::crds::install_serin(client).await?;
     serin_e2e::crds::install(client, vec![VirtualService::crd(), DestinationRule::crd()]).await
-}
-
-async fn create_canary(ctx: &TestContext, name: &str, service: serde_json::Value) -> anyhow::Result<Canary> {
-    let canary: Canary = serde_json::from_value(json!({
-        "apiVersion": "serin.dev/v1beta1",
-        "kind": "Canary",
-        "metadata": {"name": name},
-        "spec": {
-            "provider": "istio",
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-            "service": service,
-            "analysis": {"interval": "10s", "stepWeight": 10, "maxWeight": 50}
-        }
-    }))?;
-    Ok(ctx
-        .api::<Canary>()
-        .create(&PostParams::default(), &canary)
-        .await?)
-}
-
-/// The first apply right after a CRD became Established may still race its
-/// REST handler on a busy server; retry only that, briefly.
-async fn first_apply(router: &dyn Router, canary: &Canary, weights: Weights) -> anyhow::Result<()> {
-    let outcome = wait::poll_until(
-        "the first apply of the Istio objects",
-        Duration::from_secs(15),
-        Duration::from_millis(250),
-        || async {
-            match router.apply(canary, weights).await {
-                Err(err @ RouterError::CrdNotInstalled { .. }) => Err(err.into()),
-                done => Ok(Some(done)),
-            }
-        },
-    )
-    .await?;
-    outcome.map_err(|err| anyhow!("apply failed: {}", serin::error::chain(&err)))
 }
 
 fn destination_weights(vs: &VirtualService) -> Vec<(String, Option<i32>)> {
@@ -87,9 +51,10 @@ async fn istio_router_applies_moves_reads_and_removes_its_objects() {
     with_namespace("router-istio", |ctx| async move {
         install_crds(&ctx.client).await?;
         let policy = json!({"tls": {"mode": "ISTIO_MUTUAL"}, "loadBalancer": {"simple": "LEAST_REQUEST"}});
-        let mut canary = create_canary(
+        let mut canary = fixtures::router_canary(
             &ctx,
             "podinfo",
+            "istio",
             json!({
                 "port": 9898,
                 "hosts": ["app.example.com"],
@@ -105,7 +70,7 @@ async fn istio_router_applies_moves_reads_and_removes_its_objects() {
         let rules: Api<DestinationRule> = ctx.api();
 
         assert_eq!(router.weights(&canary).await?, None, "no VirtualService yet");
-        first_apply(router.as_ref(), &canary, Weights::ALL_PRIMARY).await?;
+        fixtures::first_apply(router.as_ref(), &canary, Weights::ALL_PRIMARY).await?;
 
         let vs = services.get("podinfo").await?;
         assert_eq!(vs.spec.hosts, ["app.example.com", "podinfo"]);
@@ -228,7 +193,9 @@ async fn istio_router_applies_moves_reads_and_removes_its_objects() {
 async fn istio_router_leaves_objects_it_does_not_control() {
     with_namespace("router-istio", |ctx| async move {
         install_crds(&ctx.client).await?;
-        let canary = create_canary(&ctx, "frontend", json!({"port": 80, "name": "handmade"})).await?;
+        let canary =
+            fixtures::router_canary(&ctx, "frontend", "istio", json!({"port": 80, "name": "handmade"}))
+                .await?;
         let services: Api<VirtualService> = ctx.api();
         let handmade: VirtualService = serde_json::from_value(json!({
             "apiVersion": "networking.istio.io/v1beta1",

@@ -6,60 +6,18 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
-use serin::api::Canary;
 use serin::rollout::Weights;
+use serin::router::router_for;
 use serin::router::smi_types::{Weight, v1alpha1, v1alpha3};
-use serin::router::{Router, RouterError, router_for};
-use serin_e2e::{TestContext, wait, with_namespace};
+use serin_e2e::{fixtures, wait, with_namespace};
 
 async fn install_crds(client: &Client) -> anyhow::Result<()> {
     serin_e2e::crds::install_serin(client).await?;
     serin_e2e::crds::install(client, vec![serin::router::smi_types::crd()?]).await
-}
-
-async fn create_canary(
-    ctx: &TestContext,
-    name: &str,
-    provider: &str,
-    service: serde_json::Value,
-) -> anyhow::Result<Canary> {
-    let canary: Canary = serde_json::from_value(json!({
-        "apiVersion": "serin.dev/v1beta1",
-        "kind": "Canary",
-        "metadata": {"name": name},
-        "spec": {
-            "provider": provider,
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-            "service": service,
-            "analysis": {"interval": "10s", "stepWeight": 20, "maxWeight": 60}
-        }
-    }))?;
-    Ok(ctx
-        .api::<Canary>()
-        .create(&PostParams::default(), &canary)
-        .await?)
-}
-
-/// The first apply right after a CRD became Established may still race its
-/// REST handler on a busy server; retry only that, briefly.
-async fn first_apply(router: &dyn Router, canary: &Canary, weights: Weights) -> anyhow::Result<()> {
-    let outcome = wait::poll_until(
-        "the first apply of the TrafficSplit",
-        Duration::from_secs(15),
-        Duration::from_millis(250),
-        || async {
-            match router.apply(canary, weights).await {
-                Err(err @ RouterError::CrdNotInstalled { .. }) => Err(err.into()),
-                done => Ok(Some(done)),
-            }
-        },
-    )
-    .await?;
-    outcome.map_err(|err| anyhow!("apply failed: {}", serin::error::chain(&err)))
 }
 
 fn backends_v1alpha1(split: &v1alpha1::TrafficSplit) -> Vec<(&str, Option<&Weight>)> {
@@ -79,12 +37,12 @@ fn quantity(q: &str) -> Option<Weight> {
 async fn linkerd_router_applies_moves_reads_and_removes_the_split() {
     with_namespace("router-smi", |ctx| async move {
         install_crds(&ctx.client).await?;
-        let canary = create_canary(&ctx, "podinfo", "linkerd", json!({"port": 9898})).await?;
+        let canary = fixtures::router_canary(&ctx, "podinfo", "linkerd", json!({"port": 9898})).await?;
         let router = router_for("linkerd", ctx.client.clone())?;
         let splits: Api<v1alpha1::TrafficSplit> = ctx.api();
 
         assert_eq!(router.weights(&canary).await?, None, "no split yet");
-        first_apply(router.as_ref(), &canary, Weights::ALL_PRIMARY).await?;
+        fixtures::first_apply(router.as_ref(), &canary, Weights::ALL_PRIMARY).await?;
 
         let split = splits.get("podinfo").await?;
         assert_eq!(split.spec.service, "podinfo", "no hosts: the apex");
@@ -182,21 +140,21 @@ async fn smi_v1alpha3_router_writes_integers_and_leaves_a_split_it_does_not_cont
         let router = router_for("smi:v1alpha3", ctx.client.clone())?;
         let splits: Api<v1alpha3::TrafficSplit> = ctx.api();
 
-        let canary = create_canary(
+        let canary = fixtures::router_canary(
             &ctx,
             "backend",
             "smi:v1alpha3",
             json!({"port": 80, "hosts": ["backend.mesh"]}),
         )
         .await?;
-        first_apply(router.as_ref(), &canary, Weights::canary(20)).await?;
+        fixtures::first_apply(router.as_ref(), &canary, Weights::canary(20)).await?;
         let split = splits.get("backend").await?;
         assert_eq!(split.spec.service, "backend.mesh", "the first host");
         let weights: Vec<_> = split.spec.backends.iter().map(|b| b.weight.clone()).collect();
         assert_eq!(weights, [Some(Weight::Integer(20)), Some(Weight::Integer(80))]);
         assert_eq!(router.weights(&canary).await?, Some(Weights::canary(20)));
 
-        let frontend = create_canary(
+        let frontend = fixtures::router_canary(
             &ctx,
             "frontend",
             "smi:v1alpha3",
