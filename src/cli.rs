@@ -21,6 +21,8 @@ pub enum Command {
     Controller(ControllerArgs),
     /// Print the CustomResourceDefinitions generated from serin's types.
     Crd(CrdArgs),
+    /// Serve load tests, acceptance tests and approval gates for Canary webhooks.
+    Loadtester(crate::loadtester::LoadtesterArgs),
 }
 
 #[derive(Debug, Clone, Args)]

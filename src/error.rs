@@ -30,6 +30,8 @@ pub enum Error {
     Server(#[source] crate::ops::ServerError),
     #[error("invalid leader election settings")]
     Leader(#[source] crate::ops::LeaderError),
+    #[error("load tester stopped")]
+    Loadtester(#[from] crate::loadtester::LoadtesterError),
     #[error("internal error: {0}")]
     Internal(&'static str),
 }

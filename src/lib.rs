@@ -6,6 +6,7 @@ pub mod cli;
 pub mod controller;
 pub mod crdgen;
 pub mod error;
+pub mod loadtester;
 pub mod ops;
 pub mod rollout;
 pub mod router;

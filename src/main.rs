@@ -13,6 +13,9 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Controller(args) => serin::controller::run(args).await,
         Command::Crd(args) => return crd(args),
+        Command::Loadtester(args) => serin::loadtester::run(args)
+            .await
+            .map_err(serin::error::Error::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

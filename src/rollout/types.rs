@@ -87,16 +87,23 @@ pub struct Observations {
 }
 
 /// Traffic split between primary and canary; the two always add up to 100.
+///
+/// With `analysis.match` (A/B), the weights apply to matching requests only:
+/// every other request goes to the primary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Weights {
     pub primary: i32,
     pub canary: i32,
+    /// Copy the primary's requests to the canary (responses discarded), as far as
+    /// `analysis.mirrorWeight` says; only routers that can mirror honour it.
+    pub mirror: bool,
 }
 
 impl Weights {
     pub const ALL_PRIMARY: Weights = Weights {
         primary: 100,
         canary: 0,
+        mirror: false,
     };
 
     pub fn canary(canary: i32) -> Self {
@@ -104,7 +111,12 @@ impl Weights {
         Weights {
             primary: 100 - canary,
             canary,
+            mirror: false,
         }
+    }
+
+    pub fn mirrored(self, mirror: bool) -> Self {
+        Weights { mirror, ..self }
     }
 }
 

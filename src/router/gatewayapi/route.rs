@@ -117,6 +117,7 @@ pub fn route_weights(canary: &Canary, route: &HTTPRoute) -> Option<Weights> {
         Some(Weights {
             primary: weight_of(rule, &primary).unwrap_or(0),
             canary,
+            mirror: false,
         })
     })
 }

@@ -274,7 +274,8 @@ fn weights_are_read_from_the_rule_with_the_canary_backend() {
         route_weights(&canary, &edited),
         Some(Weights {
             primary: 0,
-            canary: 1
+            canary: 1,
+            mirror: false,
         }),
         "absent primary counts 0, absent weight counts 1"
     );
@@ -313,7 +314,8 @@ fn routes_others_extended_still_deserialise() {
         route_weights(&fixtures::canary(), &route),
         Some(Weights {
             primary: 0,
-            canary: 5
+            canary: 5,
+            mirror: false,
         })
     );
 }

@@ -333,7 +333,8 @@ fn absent_weights_count_as_istio_counts_them() {
         lone,
         Some(Weights {
             primary: 0,
-            canary: 100
+            canary: 100,
+            mirror: false,
         }),
         "a lone destination takes all"
     );

@@ -171,6 +171,7 @@ pub fn virtual_service_weights(canary: &Canary, vs: &VirtualService) -> Option<W
         };
         Some(Weights {
             canary: weight_of(&canary_name)?,
+            mirror: false,
             primary: weight_of(&primary).unwrap_or(0),
         })
     })

@@ -52,7 +52,11 @@ pub fn split_weights<S: TrafficSplitVersion>(canary: &Canary, split: &S) -> Opti
     };
     let canary = weight_of(canary_service(apex))??;
     let primary = weight_of(primary_service(apex)).unwrap_or(Some(0))?;
-    Some(Weights { primary, canary })
+    Some(Weights {
+        primary,
+        canary,
+        mirror: false,
+    })
 }
 
 fn primary_service(apex: &str) -> String {

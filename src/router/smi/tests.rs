@@ -127,6 +127,7 @@ fn either_spelling_reads_in_any_version() {
     let expected = Some(Weights {
         primary: 75,
         canary: 25,
+        mirror: false,
     });
     assert_eq!(read::<v1alpha1::TrafficSplit>(spec.clone()), expected);
     assert_eq!(read::<v1alpha2::TrafficSplit>(spec.clone()), expected);
@@ -140,7 +141,8 @@ fn weights_are_read_as_found() {
         read::<v1alpha1::TrafficSplit>(spec(json!([{"service": "podinfo-canary", "weight": "10"}]))),
         Some(Weights {
             primary: 0,
-            canary: 10
+            canary: 10,
+            mirror: false,
         }),
         "no primary backend"
     );
@@ -151,7 +153,8 @@ fn weights_are_read_as_found() {
         ]))),
         Some(Weights {
             primary: 1,
-            canary: 0
+            canary: 0,
+            mirror: false,
         }),
         "absent is 0; fractions round up"
     );
