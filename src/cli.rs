@@ -49,6 +49,9 @@ pub struct ControllerArgs {
     /// Address of the /metrics, /healthz and /readyz server (port 0 picks a free one).
     #[arg(long, env = "SERIN_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: std::net::SocketAddr,
+    /// URL that receives every Canary event as a webhook payload, for Canaries without an `event` webhook.
+    #[arg(long, env = "SERIN_EVENT_WEBHOOK")]
+    pub event_webhook: Option<String>,
     /// Run as one of several replicas: only the holder of a Lease acts.
     #[arg(long, env = "SERIN_LEADER_ELECT")]
     pub leader_elect: bool,

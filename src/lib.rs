@@ -11,4 +11,5 @@ pub mod ops;
 pub mod rollout;
 pub mod router;
 pub mod telemetry;
+pub mod webhook;
 pub mod workload;

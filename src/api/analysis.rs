@@ -162,7 +162,9 @@ pub struct CrossNamespaceRef {
     pub namespace: Option<String>,
 }
 
-#[derive(JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub enum WebhookType {
     #[default]
     #[serde(rename = "rollout", alias = "")]
@@ -183,9 +185,47 @@ pub enum WebhookType {
     Event,
 }
 
+impl WebhookType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookType::Rollout => "rollout",
+            WebhookType::ConfirmRollout => "confirm-rollout",
+            WebhookType::PreRollout => "pre-rollout",
+            WebhookType::ConfirmTrafficIncrease => "confirm-traffic-increase",
+            WebhookType::ConfirmPromotion => "confirm-promotion",
+            WebhookType::PostRollout => "post-rollout",
+            WebhookType::Rollback => "rollback",
+            WebhookType::Event => "event",
+        }
+    }
+
+    /// Gates hold the rollout until they answer with success.
+    pub fn is_gate(self) -> bool {
+        matches!(
+            self,
+            WebhookType::ConfirmRollout | WebhookType::ConfirmTrafficIncrease | WebhookType::ConfirmPromotion
+        )
+    }
+}
+
+/// What happens when a gate has not opened by its deadline.
+#[derive(JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeadlineAction {
+    /// Give up the rollout: roll back (or, before it started, mark the revision Failed).
+    #[default]
+    Fail,
+    /// Carry on as if the gate had opened.
+    Proceed,
+}
+
 /// A webhook called during the rollout: load tests, acceptance tests, approval gates, notifications.
-#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(KubeSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(self.deadline) || (has(self.type) && self.type in ['confirm-rollout', 'confirm-traffic-increase', 'confirm-promotion'])").message("deadline applies only to gates: confirm-rollout, confirm-traffic-increase and confirm-promotion webhooks"),
+    validation = Rule::new("!has(self.onDeadline) || has(self.deadline)").message("onDeadline needs a deadline")
+)]
 pub struct CanaryWebhook {
     #[schemars(length(min = 1))]
     pub name: String,
@@ -206,6 +246,14 @@ pub struct CanaryWebhook {
     pub retries: Option<i32>,
     #[serde(default, rename = "disableTLS", skip_serializing_if = "std::ops::Not::not")]
     pub disable_tls: bool,
+    /// Gates only: how long serin waits for this gate to open, counted from when the wait began, e.g.
+    /// `30m`. Without it serin waits until the gate opens, as Flagger does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<DurationString>,
+    /// What happens when the deadline passes: `fail` (the default) rolls back, or fails a revision that
+    /// has not started; `proceed` carries on as if the gate had opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_deadline: Option<DeadlineAction>,
 }
 
 #[derive(JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,6 +7,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::WebhookType;
+
 /// Where a Canary is in its life, with Flagger's names.
 #[derive(JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Phase {
@@ -113,6 +115,25 @@ pub struct CanaryStatus {
     /// The checks of the last analysis step: why serin advanced, held or rolled back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub last_analysis: Vec<MetricCheck>,
+    /// The gate the rollout is waiting on, since when, and until when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<GateWait>,
+}
+
+/// A rollout held by gate webhooks that have not opened yet.
+#[derive(JsonSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GateWait {
+    /// `confirm-rollout`, `confirm-traffic-increase` or `confirm-promotion`.
+    #[serde(rename = "type")]
+    pub type_: WebhookType,
+    /// The gates of that type that are still closed.
+    pub webhooks: Vec<String>,
+    /// When the wait began.
+    pub since: Time,
+    /// When the earliest deadline of those gates passes, if any has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<Time>,
 }
 
 /// One metric as judged at an analysis step.

@@ -60,6 +60,8 @@ impl Applier<'_> {
                 self.scale_target(replicas).await
             }
             Action::RevertTarget => self.revert_target().await,
+            // The reconciler calls webhooks itself; nothing to write here.
+            Action::PostRollout => Ok(()),
             Action::AddFinalizer | Action::RemoveFinalizer => {
                 let mut finalizers: Vec<String> = self
                     .canary

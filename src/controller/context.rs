@@ -23,6 +23,9 @@ pub struct Context {
     pub default_provider: String,
     /// Prometheus for builtin metrics when neither the Canary nor a MetricTemplate names one.
     pub metrics_server: String,
+    pub webhooks: crate::webhook::Caller,
+    /// Receives every event of Canaries that have no event webhook of their own.
+    pub event_webhook: Option<String>,
     /// Only the leader acts; others keep their caches warm.
     pub leader: watch::Receiver<bool>,
 }

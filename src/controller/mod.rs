@@ -4,6 +4,7 @@
 mod apply;
 mod context;
 mod error;
+mod hooks;
 mod observe;
 mod reconcile;
 mod watch;
@@ -105,6 +106,8 @@ pub async fn run(args: ControllerArgs) -> Result<(), Error> {
             },
         ),
         metrics,
+        webhooks: crate::webhook::Caller::new(),
+        event_webhook: args.event_webhook.clone(),
         default_provider: args.provider.clone(),
         metrics_server: args.metrics_server.clone(),
         leader: leader.clone(),

@@ -91,6 +91,7 @@ pub fn observe(
             .map(|p| workload::workload_state(p, primary_threshold)),
         requests: rollout::requests_from(canary.annotations()),
         analysis: None,
+        hooks: Default::default(),
     };
     Ok(Observed {
         obs,

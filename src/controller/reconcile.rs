@@ -14,6 +14,7 @@ use serde_json::json;
 use super::apply::{Applier, FIELD_MANAGER};
 use super::context::Context;
 use super::error::ReconcileError;
+use super::hooks;
 use super::observe::observe;
 use crate::analysis;
 use crate::api::Canary;
@@ -39,6 +40,10 @@ pub async fn reconcile(canary: Arc<Canary>, ctx: Arc<Context>) -> Result<Requeue
                 message: crate::error::chain(&err),
             };
             publish(&ctx, &canary, &event).await;
+            if let Some(namespace) = canary.namespace() {
+                let phase = canary.status.as_ref().map(|s| s.phase).unwrap_or_default();
+                hooks::notify(&ctx, &canary, &namespace, phase, std::slice::from_ref(&event)).await;
+            }
             Err(err)
         }
     }
@@ -110,7 +115,10 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
         }
         observed.obs.analysis = Some(result);
     }
-    let decision = rollout::decide(&spec, &status, &observed.obs);
+    let Some(decision) = hooks::decide(ctx, canary, &namespace, &spec, &status, &mut observed.obs).await
+    else {
+        return Ok(Requeue::requeue(TRANSIENT_RETRY));
+    };
 
     let applier = Applier {
         ctx,
@@ -120,11 +128,17 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
         router: router::router_for(&provider, ctx.client.clone())?,
         namespace: namespace.clone(),
     };
+    let mut events = decision.events.clone();
     for action in &decision.actions {
         tracing::debug!(canary = %canary.name_any(), %namespace, ?action, "carrying out");
+        if *action == rollout::Action::PostRollout {
+            // Before the status write, so a crash repeats the call rather than losing it.
+            events.extend(hooks::post_rollout(ctx, canary, &namespace, decision.status.phase).await);
+            continue;
+        }
         applier.run(action).await?;
     }
-    for event in &decision.events {
+    for event in &events {
         publish(ctx, canary, event).await;
     }
     // Flagger labels its series with the target's name; dashboards rely on it.
@@ -143,9 +157,12 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
     );
     // A Canary whose finalizer was just removed may already be gone.
     let finalizer_removed = decision.actions.contains(&rollout::Action::RemoveFinalizer);
+    hooks::record_gate_metrics(ctx, &namespace, workload, &status, &decision.status, now);
     if decision.status != status && !finalizer_removed {
         write_status(ctx, canary, &namespace, &decision.status).await?;
     }
+    // After the status write: a slow receiver must not hold the rollout's state back.
+    hooks::notify(ctx, canary, &namespace, decision.status.phase, &events).await;
     if finalizer_removed {
         ctx.metrics.forget(&namespace, workload);
     }

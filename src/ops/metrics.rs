@@ -24,7 +24,7 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 use self::labels::*;
-use crate::api::Phase;
+use crate::api::{Phase, WebhookType};
 
 /// The content type of [`Metrics::encode`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -59,6 +59,9 @@ pub struct Metrics {
     transitions: Family<TransitionLabels, Counter>,
     reconcile_duration: Histogram,
     reconcile_errors: Family<ReasonLabels, Counter>,
+    gate_waiting: Family<WebhookLabels, Gauge<f64, AtomicU64>>,
+    gate_waited: Family<WebhookLabels, Counter<f64, AtomicU64>>,
+    webhook_calls: Family<WebhookCallLabels, Counter>,
 }
 
 impl Metrics {
@@ -86,6 +89,9 @@ impl Metrics {
             // API round trips dominate a reconcile: 5 ms up to about 20 s.
             reconcile_duration: Histogram::new(exponential_buckets(0.005, 2.0, 13)),
             reconcile_errors: Family::default(),
+            gate_waiting: Family::default(),
+            gate_waited: Family::default(),
+            webhook_calls: Family::default(),
         };
         metrics.register()
     }
@@ -148,7 +154,52 @@ impl Metrics {
             "Failed reconciles by error category",
             self.reconcile_errors.clone(),
         );
+        r.register(
+            "serin_canary_gate_waiting_seconds",
+            "How long the canary has been waiting for its gate to open; absent when not waiting",
+            self.gate_waiting.clone(),
+        );
+        r.register(
+            "serin_canary_gate_wait_seconds",
+            "Time spent waiting for gates, counted when each wait ends",
+            self.gate_waited.clone(),
+        );
+        r.register(
+            "serin_webhook_calls",
+            "Webhook calls by type and result",
+            self.webhook_calls.clone(),
+        );
         self
+    }
+
+    /// Publishes how long the canary has waited at its current gate, or
+    /// removes the series when it waits for none.
+    pub fn set_gate_waiting(&self, namespace: &str, name: &str, waiting: Option<(WebhookType, f64)>) {
+        for kind in WEBHOOK_TYPES.into_iter().filter(|k| k.is_gate()) {
+            let labels = webhook_labels(namespace, name, kind);
+            match waiting {
+                Some((waiting_kind, secs)) if waiting_kind == kind => {
+                    self.gate_waiting.get_or_create(&labels).set(secs);
+                }
+                _ => {
+                    self.gate_waiting.remove(&labels);
+                }
+            }
+        }
+    }
+
+    /// Adds a finished wait to the total time spent at gates of `kind`.
+    pub fn add_gate_wait(&self, namespace: &str, name: &str, kind: WebhookType, secs: f64) {
+        self.gate_waited
+            .get_or_create(&webhook_labels(namespace, name, kind))
+            .inc_by(secs.max(0.0));
+    }
+
+    pub fn count_webhook_call(&self, namespace: &str, name: &str, kind: WebhookType, passed: bool) {
+        let result = if passed { "success" } else { "failure" };
+        self.webhook_calls
+            .get_or_create(&webhook_call_labels(namespace, name, kind, result))
+            .inc();
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<(String, String), Tracked>> {
@@ -300,6 +351,14 @@ impl Metrics {
         for metric in tracked.metrics {
             self.metric_analysis
                 .remove(&metric_labels(namespace, name, &metric));
+        }
+        for kind in WEBHOOK_TYPES {
+            self.gate_waiting.remove(&webhook_labels(namespace, name, kind));
+            self.gate_waited.remove(&webhook_labels(namespace, name, kind));
+            for result in ["success", "failure"] {
+                self.webhook_calls
+                    .remove(&webhook_call_labels(namespace, name, kind, result));
+            }
         }
         for (strategy, status) in tracked.outcomes {
             let labels = outcome_labels(namespace, name, &strategy, &status);

@@ -109,6 +109,7 @@ fn suspended(turn: Turn<'_>) -> Decision {
         actions: Vec::new(),
         events,
         requeue_after: None,
+        needs: Vec::new(),
     }
 }
 

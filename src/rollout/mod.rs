@@ -5,6 +5,7 @@
 pub mod annotations;
 pub mod conditions;
 mod decide;
+mod gates;
 mod progress;
 mod promote;
 pub mod settings;
@@ -18,5 +19,6 @@ mod tests;
 
 pub use annotations::requests_from;
 pub use decide::{analysis_due, decide};
+pub use gates::GATE_POLL;
 pub use settings::{Settings, Strategy};
 pub use types::*;

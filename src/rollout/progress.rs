@@ -1,15 +1,17 @@
-//! The analysis: Progressing (and WaitingPromotion, which has no gates yet).
+//! The analysis: Progressing, and WaitingPromotion while confirm-promotion
+//! gates are closed (the analysis keeps running meanwhile).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::annotations::{ABORT, PAUSE, PROMOTE};
 use super::decide::analysis_due;
+use super::gates::{Gate, check_hooks, gate, rollback_requested};
 use super::promote::{enter_promoting, rollback};
 use super::settings::{Settings, Strategy};
 use super::steady::{reset_counters, start_analysis};
 use super::turn::{Target, Turn, after, show, ts};
 use super::{Action, AnalysisResult, Readiness, Weights};
-use crate::api::Phase;
+use crate::api::{Phase, WebhookType};
 
 pub(super) fn progress(turn: &mut Turn<'_>, settings: &Settings, target: &Target<'_>) {
     let rev = target.revision;
@@ -66,8 +68,17 @@ pub(super) fn progress(turn: &mut Turn<'_>, settings: &Settings, target: &Target
     }
 
     let due = analysis_due(turn.spec, &turn.status, turn.now);
+    let waiting_promotion = turn.status.phase == Phase::WaitingPromotion;
+    if due || waiting_promotion {
+        match rollback_requested(turn) {
+            None => return,
+            Some(Some(name)) => return rollback(turn, format!("rollback requested by webhook {name}")),
+            Some(None) => {}
+        }
+    }
     match &turn.obs.analysis {
         Some(result) if due => step(turn, settings, result),
+        _ if waiting_promotion => finish_analysis(turn, settings, "confirm-promotion gate opened".into()),
         _ => {
             let current = turn.current_weights();
             turn.route(current);
@@ -112,7 +123,10 @@ fn wait_for_canary(turn: &mut Turn<'_>, settings: &Settings, target: &Target<'_>
     turn.requeue_at(deadline_at);
 }
 
-fn step(turn: &mut Turn<'_>, settings: &Settings, result: &AnalysisResult) {
+fn step(turn: &mut Turn<'_>, settings: &Settings, metrics: &AnalysisResult) {
+    let Some(result) = with_webhooks(turn, metrics) else {
+        return;
+    };
     turn.status.last_step_time = Some(Time(turn.now));
     turn.status.last_analysis = result.checks.clone();
     let weight = turn.status.canary_weight;
@@ -146,24 +160,28 @@ fn step(turn: &mut Turn<'_>, settings: &Settings, result: &AnalysisResult) {
     } else {
         match settings.strategy {
             Strategy::Canary if weight < settings.max_weight => {
-                let next = settings.next_weight(weight);
-                turn.status.canary_weight = next;
-                turn.route(Weights::canary(next));
-                turn.normal("Advanced", format!("Advance canary weight to {next}"));
+                match gate(turn, settings, WebhookType::ConfirmTrafficIncrease) {
+                    Gate::Pending => return,
+                    Gate::Expired(why) => return rollback(turn, why),
+                    Gate::Closed => turn.route(Weights::canary(weight)),
+                    Gate::Open => {
+                        let next = settings.next_weight(weight);
+                        turn.status.canary_weight = next;
+                        turn.route(Weights::canary(next));
+                        turn.normal("Advanced", format!("Advance canary weight to {next}"));
+                    }
+                }
             }
             Strategy::Canary => {
-                return enter_promoting(
-                    turn,
-                    settings,
-                    format!("Analysis passed at canary weight {weight}%"),
-                );
+                let why = format!("Analysis passed at canary weight {weight}%");
+                return finish_analysis(turn, settings, why);
             }
             Strategy::BlueGreen { iterations } => {
                 turn.status.iterations += 1;
                 let done = turn.status.iterations;
                 if done >= iterations {
                     let why = format!("Analysis passed after {done} iterations");
-                    return enter_promoting(turn, settings, why);
+                    return finish_analysis(turn, settings, why);
                 }
                 turn.normal("Advanced", format!("Advance iteration {done}/{iterations}"));
                 turn.route(Weights::canary(weight));
@@ -172,6 +190,47 @@ fn step(turn: &mut Turn<'_>, settings: &Settings, result: &AnalysisResult) {
     }
     turn.say(progress_message(turn, settings));
     turn.requeue_at(after(turn.now, settings.interval));
+}
+
+/// The metrics' verdicts joined by those of the pre-rollout (first step only)
+/// and rollout webhooks; `None` until the webhooks have answered.
+fn with_webhooks(turn: &mut Turn<'_>, metrics: &AnalysisResult) -> Option<AnalysisResult> {
+    let mut result = AnalysisResult::default();
+    let first = turn.status.canary_weight == 0 && turn.status.iterations == 0;
+    if first && turn.status.phase == Phase::Progressing {
+        let (failures, checks) = check_hooks(turn, WebhookType::PreRollout)?;
+        result.failures.extend(failures);
+        result.checks.extend(checks);
+    }
+    // As in Flagger, a failed pre-rollout check ends the step: the load tests
+    // of the rollout webhooks would only run against a broken canary.
+    if result.failures.is_empty() {
+        let (failures, checks) = check_hooks(turn, WebhookType::Rollout)?;
+        result.failures.extend(failures);
+        result.checks.extend(checks);
+    }
+    result.failures.extend(metrics.failures.iter().cloned());
+    result.held.extend(metrics.held.iter().cloned());
+    result.checks.extend(metrics.checks.iter().cloned());
+    Some(result)
+}
+
+/// The analysis passed: promote once the confirm-promotion gates open,
+/// meanwhile wait in WaitingPromotion with the analysis still running.
+fn finish_analysis(turn: &mut Turn<'_>, settings: &Settings, why: String) {
+    match gate(turn, settings, WebhookType::ConfirmPromotion) {
+        Gate::Pending => {}
+        Gate::Open => enter_promoting(turn, settings, why),
+        Gate::Expired(why) => rollback(turn, why),
+        Gate::Closed => {
+            turn.set_phase(Phase::WaitingPromotion);
+            let current = turn.current_weights();
+            turn.route(current);
+            turn.say(progress_message(turn, settings));
+            let next = next_step_at(turn, settings);
+            turn.requeue_at(next.max(turn.now));
+        }
+    }
 }
 
 /// Stable between steps so that an idle reconcile writes an identical status.
@@ -186,8 +245,17 @@ fn progress_message(turn: &Turn<'_>, settings: &Settings) -> String {
         Some(last) => format!("next step at {}", show(after(last, settings.interval))),
         None => "first step once the checks have run".to_string(),
     };
+    let waiting = match &s.waiting_for {
+        Some(w) => format!(
+            "; waiting since {} for {} gate {}",
+            show(w.since.0),
+            w.type_.as_str(),
+            w.webhooks.join(", ")
+        ),
+        None => String::new(),
+    };
     format!(
-        "analysing revision {}: {at}, failed checks {}/{}; {next}",
+        "analysing revision {}: {at}, failed checks {}/{}; {next}{waiting}",
         s.last_applied_spec, s.failed_checks, settings.threshold
     )
 }

@@ -119,6 +119,7 @@ pub(super) fn finalise(turn: &mut Turn<'_>) {
     turn.route(Weights::ALL_PRIMARY);
     turn.act(Action::ScaleTargetToZero);
     turn.set_phase(Phase::Succeeded);
+    turn.act(Action::PostRollout);
     turn.status.last_promoted_spec = turn.status.last_applied_spec.clone();
     turn.status.canary_weight = 0;
     turn.status.iterations = 0;
@@ -152,6 +153,7 @@ pub(super) fn rollback(turn: &mut Turn<'_>, why: String) {
     turn.route(Weights::ALL_PRIMARY);
     turn.act(Action::ScaleTargetToZero);
     turn.set_phase(Phase::Failed);
+    turn.act(Action::PostRollout);
     turn.status.canary_weight = 0;
     turn.status.iterations = 0;
     let primary = turn.primary_name();

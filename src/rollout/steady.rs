@@ -4,10 +4,11 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::annotations::{ABORT, PROMOTE, RETRY};
+use super::gates::{Gate, gate};
 use super::settings::Settings;
 use super::turn::{Target, Turn, after, show, ts};
 use super::{Action, Readiness, Weights, promote};
-use crate::api::Phase;
+use crate::api::{Phase, WebhookType};
 
 pub(super) fn initialize(turn: &mut Turn<'_>, settings: &Settings, target: &Target<'_>) {
     let entering = turn.status.phase != Phase::Initializing;
@@ -106,14 +107,21 @@ pub(super) fn steady(turn: &mut Turn<'_>, settings: &Settings, target: &Target<'
             Some(Readiness::Ready)
         );
         if !failed_promotion || primary_ready {
-            let why = format!("New revision {rev} detected, starting canary analysis");
-            return start_analysis(turn, settings, target, "Progressing", why);
+            return confirm_rollout(turn, settings, target);
         }
         let primary = turn.primary_name();
         turn.say(format!(
             "new revision {rev} waits: {primary} has not been ready since the failed promotion, \
              so the analysis cannot start. Fix {primary}"
         ));
+    } else if turn.status.phase == Phase::Waiting {
+        // The revision that waited is gone: the primary still runs the promoted one.
+        turn.set_phase(Phase::Initialized);
+        adopt_revision(turn, target);
+        let why =
+            format!("the revision waiting for confirm-rollout was withdrawn; the target is back at {rev}");
+        turn.normal("RevisionReverted", why.clone());
+        turn.say(why);
     } else if rev == turn.status.last_promoted_spec && rev != turn.status.last_applied_spec {
         // The target was put back to what the primary runs: nothing to roll out.
         adopt_revision(turn, target);
@@ -135,6 +143,56 @@ pub(super) fn steady(turn: &mut Turn<'_>, settings: &Settings, target: &Target<'
             format!("Retry requested by {RETRY}={token}: restarting the analysis of revision {applied}");
         return start_analysis(turn, settings, target, "Progressing", why);
     }
+    let current = turn.current_weights();
+    turn.route(current);
+}
+
+/// A new revision starts its analysis once its confirm-rollout gates open.
+fn confirm_rollout(turn: &mut Turn<'_>, settings: &Settings, target: &Target<'_>) {
+    let rev = target.revision;
+    if turn.status.phase == Phase::Waiting
+        && let Some(token) = turn.fresh(ABORT)
+    {
+        turn.handle(ABORT, token);
+        return not_rolled_out(turn, target, format!("aborted by {ABORT}={token} while waiting"));
+    }
+    match gate(turn, settings, WebhookType::ConfirmRollout) {
+        Gate::Pending => {}
+        Gate::Open => {
+            let why = format!("New revision {rev} detected, starting canary analysis");
+            start_analysis(turn, settings, target, "Progressing", why);
+        }
+        Gate::Closed => {
+            turn.set_phase(Phase::Waiting);
+            let names = turn
+                .status
+                .waiting_for
+                .as_ref()
+                .map(|w| w.webhooks.join(", "))
+                .unwrap_or_default();
+            turn.say(format!(
+                "revision {rev} waits for confirm-rollout gate {names} before its analysis starts"
+            ));
+            let current = turn.current_weights();
+            turn.route(current);
+        }
+        Gate::Expired(why) => not_rolled_out(turn, target, why),
+    }
+}
+
+/// The revision never started its analysis: it is marked Failed so it is not
+/// tried again until it changes or someone asks for a retry.
+fn not_rolled_out(turn: &mut Turn<'_>, target: &Target<'_>, why: String) {
+    turn.set_phase(Phase::Failed);
+    adopt_revision(turn, target);
+    let primary = turn.primary_name();
+    let (rev, promoted) = (target.revision, &turn.status.last_promoted_spec);
+    let why = format!(
+        "revision {rev} not rolled out: {why}. {primary} keeps serving revision {promoted}; change the target \
+         or set {RETRY} to a new value to start its analysis"
+    );
+    turn.warning("RolloutNotConfirmed", why.clone());
+    turn.say(why);
     let current = turn.current_weights();
     turn.route(current);
 }
@@ -183,6 +241,7 @@ pub(super) fn start_analysis(
     reset_counters(turn);
     turn.status.progress_started_at = Some(Time(turn.now));
     turn.status.last_step_time = None;
+    turn.status.waiting_for = None;
     turn.act(Action::ScaleTargetUp);
     turn.route(Weights::ALL_PRIMARY);
     turn.normal(reason, why);

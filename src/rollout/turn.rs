@@ -8,8 +8,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::annotations::{self, TOKENS};
 use super::conditions::{self, PROMOTED, READY, REASON_RESOLVED};
-use super::{Action, Decision, Event, Observations, Weights, WorkloadState};
-use crate::api::{CanarySpec, CanaryStatus, Phase};
+use super::{Action, Decision, Event, HookResult, Observations, Weights, WorkloadState};
+use crate::api::{CanarySpec, CanaryStatus, CanaryWebhook, Phase, WebhookType};
 
 /// The target Deployment once it is known to exist.
 pub(super) struct Target<'a> {
@@ -29,6 +29,7 @@ pub(super) struct Turn<'a> {
     pub requeue_after: Option<Duration>,
     not_ready: Option<(&'static str, String)>,
     deferred: Vec<&'static str>,
+    needs: Vec<WebhookType>,
 }
 
 impl<'a> Turn<'a> {
@@ -46,7 +47,31 @@ impl<'a> Turn<'a> {
             requeue_after: None,
             not_ready: None,
             deferred: Vec::new(),
+            needs: Vec::new(),
         }
+    }
+
+    /// The Canary's webhooks of one type.
+    pub fn webhooks(&self, kind: WebhookType) -> impl Iterator<Item = &'a CanaryWebhook> + use<'a> {
+        self.spec
+            .analysis
+            .webhooks
+            .iter()
+            .filter(move |w| w.type_ == kind)
+    }
+
+    /// The answers of the webhooks of one type: empty when the Canary has
+    /// none, `None` when they have not been called yet. The reconciler then
+    /// calls them and decides again, so a caller just returns.
+    pub fn hooks(&mut self, kind: WebhookType) -> Option<&'a [HookResult]> {
+        if self.webhooks(kind).next().is_none() {
+            return Some(&[]);
+        }
+        let found = self.obs.hooks.get(&kind).map(Vec::as_slice);
+        if found.is_none() && !self.needs.contains(&kind) {
+            self.needs.push(kind);
+        }
+        found
     }
 
     pub fn target_name(&self) -> &'a str {
@@ -187,11 +212,21 @@ impl<'a> Turn<'a> {
                 );
             }
         }
+        // A wait belongs to the phase it holds: leaving that phase ends it.
+        let waiting_phase = self.status.waiting_for.as_ref().map(|w| match w.type_ {
+            WebhookType::ConfirmRollout => Phase::Waiting,
+            WebhookType::ConfirmPromotion => Phase::WaitingPromotion,
+            _ => Phase::Progressing,
+        });
+        if waiting_phase.is_some_and(|p| p != self.status.phase) {
+            self.status.waiting_for = None;
+        }
         Decision {
             status: self.status,
             actions: self.actions,
             events: self.events,
             requeue_after: self.requeue_after,
+            needs: self.needs,
         }
     }
 

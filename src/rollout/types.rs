@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::api::CanaryStatus;
+use crate::api::{CanaryStatus, WebhookType};
 
 /// How ready a Deployment is, judged from its status alone.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,6 +68,17 @@ pub struct AnalysisResult {
     pub checks: Vec<crate::api::MetricCheck>,
 }
 
+/// The answer of one webhook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HookResult {
+    /// The webhook's `name`.
+    pub name: String,
+    /// Answered with a status of 202 or below. For a gate: open; for a rollback hook: roll back.
+    pub passed: bool,
+    /// What happened, for events and status: the status code and the start of the body, or the error.
+    pub message: String,
+}
+
 /// Everything the reconciler observed for one decision.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Observations {
@@ -84,6 +95,8 @@ pub struct Observations {
     pub requests: OperatorRequests,
     /// Present only when the reconciler ran the checks of a due analysis step.
     pub analysis: Option<AnalysisResult>,
+    /// Answers of the webhooks the decision asked for (see [`Decision::needs`]), by type.
+    pub hooks: BTreeMap<WebhookType, Vec<HookResult>>,
 }
 
 /// Traffic split between primary and canary; the two always add up to 100.
@@ -140,6 +153,8 @@ pub enum Action {
     AddFinalizer,
     /// Remove the finalizer so the Canary can go.
     RemoveFinalizer,
+    /// Call the post-rollout webhooks: the rollout ended (Succeeded or Failed).
+    PostRollout,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,4 +173,7 @@ pub struct Decision {
     pub events: Vec<Event>,
     /// When to look again if nothing changes before; `None` waits for a change.
     pub requeue_after: Option<Duration>,
+    /// Webhooks whose answers the decision needs but `Observations::hooks` lacks: the
+    /// reconciler calls them and decides again. Until then the decision is incomplete.
+    pub needs: Vec<WebhookType>,
 }

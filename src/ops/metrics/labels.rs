@@ -2,7 +2,7 @@
 
 use prometheus_client::encoding::EncodeLabelSet;
 
-use crate::api::Phase;
+use crate::api::{Phase, WebhookType};
 
 /// Every phase, so `serin_canary_phase` can publish a 0 for each phase a canary is not in.
 pub(super) const PHASES: [Phase; 11] = [
@@ -156,5 +156,56 @@ pub(super) fn transition_labels(namespace: &str, name: &str, from: Phase, to: Ph
         namespace: namespace.to_string(),
         from: phase_label(from),
         to: phase_label(to),
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct WebhookLabels {
+    pub(super) name: String,
+    pub(super) namespace: String,
+    /// The webhook type, e.g. `confirm-promotion`.
+    pub(super) webhook_type: &'static str,
+}
+
+/// Every webhook type, so `forget` can remove each series a canary may have.
+pub(super) const WEBHOOK_TYPES: [WebhookType; 8] = [
+    WebhookType::Rollout,
+    WebhookType::ConfirmRollout,
+    WebhookType::PreRollout,
+    WebhookType::ConfirmTrafficIncrease,
+    WebhookType::ConfirmPromotion,
+    WebhookType::PostRollout,
+    WebhookType::Rollback,
+    WebhookType::Event,
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct WebhookCallLabels {
+    pub(super) name: String,
+    pub(super) namespace: String,
+    pub(super) webhook_type: &'static str,
+    /// `success` (status 202 or below) or `failure`.
+    pub(super) result: &'static str,
+}
+
+pub(super) fn webhook_labels(namespace: &str, name: &str, kind: WebhookType) -> WebhookLabels {
+    WebhookLabels {
+        name: name.to_string(),
+        namespace: namespace.to_string(),
+        webhook_type: kind.as_str(),
+    }
+}
+
+pub(super) fn webhook_call_labels(
+    namespace: &str,
+    name: &str,
+    kind: WebhookType,
+    result: &'static str,
+) -> WebhookCallLabels {
+    WebhookCallLabels {
+        name: name.to_string(),
+        namespace: namespace.to_string(),
+        webhook_type: kind.as_str(),
+        result,
     }
 }

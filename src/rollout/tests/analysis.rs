@@ -36,7 +36,8 @@ fn canary_past_its_deadline_rolls_back() {
         d.actions,
         vec![
             Action::ApplyRouting(Weights::ALL_PRIMARY),
-            Action::ScaleTargetToZero
+            Action::ScaleTargetToZero,
+            Action::PostRollout
         ]
     );
     assert_eq!(reasons(&d), ["RolledBack"]);
@@ -184,7 +185,8 @@ fn threshold_counts_cumulative_failures_then_rolls_back() {
         d.actions,
         vec![
             Action::ApplyRouting(Weights::ALL_PRIMARY),
-            Action::ScaleTargetToZero
+            Action::ScaleTargetToZero,
+            Action::PostRollout
         ]
     );
     assert!(
@@ -223,16 +225,6 @@ fn max_weight_caps_the_last_step() {
     s.analysis.step_weight = Some(20);
     let d = run(&s, &progressing(40, Some(0)), &passed(canary_up(60)));
     assert_eq!(d.status.canary_weight, 50);
-}
-
-#[test]
-fn waiting_promotion_behaves_like_progressing_at_max_weight() {
-    let mut status = progressing(50, Some(0));
-    status.phase = Phase::WaitingPromotion;
-    let d = run(&spec(), &status, &canary_up(30));
-    assert_eq!(d.status.phase, Phase::WaitingPromotion);
-    let d = run(&spec(), &status, &passed(canary_up(60)));
-    assert_eq!(d.status.phase, Phase::Promoting);
 }
 
 #[test]

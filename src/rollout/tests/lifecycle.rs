@@ -112,12 +112,7 @@ fn failed_initialization_is_retried_on_request() {
 
 #[test]
 fn steady_phases_keep_routing_to_the_primary() {
-    for phase in [
-        Phase::Initialized,
-        Phase::Succeeded,
-        Phase::Failed,
-        Phase::Waiting,
-    ] {
+    for phase in [Phase::Initialized, Phase::Succeeded, Phase::Failed] {
         let d = run(&spec(), &settled(phase, "r1"), &obs(0));
         assert_eq!(d.status.phase, phase);
         assert_eq!(d.actions, vec![Action::ApplyRouting(Weights::ALL_PRIMARY)]);

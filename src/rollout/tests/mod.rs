@@ -8,6 +8,7 @@ mod promotion;
 mod requests;
 mod scenario;
 mod settings;
+mod webhooks;
 
 use std::collections::BTreeMap;
 
@@ -114,6 +115,7 @@ pub fn obs(secs: i64) -> Observations {
         primary: Some(ready(2)),
         requests: OperatorRequests::default(),
         analysis: None,
+        hooks: Default::default(),
     }
 }
 

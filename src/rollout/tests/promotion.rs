@@ -46,7 +46,8 @@ fn ready_primary_takes_all_traffic_then_finalises() {
         d.actions,
         vec![
             Action::ApplyRouting(Weights::ALL_PRIMARY),
-            Action::ScaleTargetToZero
+            Action::ScaleTargetToZero,
+            Action::PostRollout
         ]
     );
     assert_eq!(d.status.last_promoted_spec, "r2");

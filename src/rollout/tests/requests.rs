@@ -25,7 +25,8 @@ fn abort_rolls_back_once_per_token() {
         d.actions,
         vec![
             Action::ApplyRouting(Weights::ALL_PRIMARY),
-            Action::ScaleTargetToZero
+            Action::ScaleTargetToZero,
+            Action::PostRollout
         ]
     );
     assert_eq!(

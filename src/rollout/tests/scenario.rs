@@ -49,7 +49,8 @@ fn step_weights_rollout_from_creation_to_success() {
         d.actions,
         vec![
             Action::ApplyRouting(Weights::ALL_PRIMARY),
-            Action::ScaleTargetToZero
+            Action::ScaleTargetToZero,
+            Action::PostRollout
         ]
     );
 }

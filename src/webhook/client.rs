@@ -1,0 +1,167 @@
+//! The HTTP side of a webhook call: timeout, retries, and an answer turned
+//! into a [`HookResult`] whose message says what happened.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use super::Payload;
+use crate::api::CanaryWebhook;
+use crate::rollout::HookResult;
+
+/// Flagger's default per-call timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How much of an answer's body is read, and how much of it a message quotes.
+const BODY_LIMIT: usize = 64 * 1024;
+const QUOTE_LIMIT: usize = 300;
+/// First pause between retries; doubles up to `MAX_BACKOFF`.
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Calls webhooks. Cheap to clone; connections are pooled per TLS mode.
+#[derive(Clone, Debug, Default)]
+pub struct Caller {
+    /// Tests shorten the pause between retries.
+    first_backoff: Option<Duration>,
+}
+
+enum Attempt {
+    Answered { status: u16, body: String },
+    Failed(String),
+}
+
+impl Caller {
+    pub fn new() -> Self {
+        Caller::default()
+    }
+
+    #[cfg(test)]
+    pub fn with_backoff(first_backoff: Duration) -> Self {
+        Caller {
+            first_backoff: Some(first_backoff),
+        }
+    }
+
+    /// Calls one webhook, retrying transport errors and 5xx/429 answers up to
+    /// `retries` times. Never fails: the outcome is in the result.
+    pub async fn call(&self, hook: &CanaryWebhook, payload: &Payload) -> HookResult {
+        let timeout = hook
+            .timeout
+            .as_ref()
+            .and_then(|t| t.parse().ok())
+            .filter(|t: &Duration| !t.is_zero())
+            .unwrap_or(DEFAULT_TIMEOUT);
+        let retries = hook.retries.unwrap_or(0).clamp(0, 10);
+        let mut backoff = self.first_backoff.unwrap_or(FIRST_BACKOFF);
+        let mut attempt = 0;
+        loop {
+            let outcome = self.attempt(hook, payload, timeout).await;
+            let retryable = match &outcome {
+                Attempt::Answered { status, .. } => *status >= 500 || *status == 429,
+                Attempt::Failed(_) => true,
+            };
+            if !retryable || attempt >= retries {
+                return result(hook, outcome, attempt + 1, timeout);
+            }
+            attempt += 1;
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    async fn attempt(&self, hook: &CanaryWebhook, payload: &Payload, timeout: Duration) -> Attempt {
+        let client = match shared_client(hook.disable_tls) {
+            Ok(client) => client,
+            Err(err) => return Attempt::Failed(err),
+        };
+        let request = client.post(&hook.url).json(payload).timeout(timeout).send();
+        // The reqwest timeout covers the body too, but not a server that
+        // trickles bytes forever once headers are in: bound the whole call.
+        let call = async {
+            let mut response = request.await.map_err(describe)?;
+            let status = response.status().as_u16();
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(describe)? {
+                let room = BODY_LIMIT.saturating_sub(body.len());
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if body.len() >= BODY_LIMIT {
+                    break;
+                }
+            }
+            Ok::<_, String>((status, String::from_utf8_lossy(&body).into_owned()))
+        };
+        match tokio::time::timeout(timeout, call).await {
+            Ok(Ok((status, body))) => Attempt::Answered { status, body },
+            Ok(Err(err)) => Attempt::Failed(err),
+            Err(_) => Attempt::Failed(format!("no answer within {}s", timeout.as_secs_f64())),
+        }
+    }
+}
+
+fn result(hook: &CanaryWebhook, outcome: Attempt, attempts: i32, timeout: Duration) -> HookResult {
+    let tries = if attempts > 1 {
+        format!(" after {attempts} attempts")
+    } else {
+        String::new()
+    };
+    let (passed, message) = match outcome {
+        Attempt::Answered { status, body } => {
+            let quoted = quote(&body);
+            let detail = if quoted.is_empty() {
+                String::new()
+            } else {
+                format!(": {quoted}")
+            };
+            (status <= 202, format!("HTTP {status}{tries}{detail}"))
+        }
+        Attempt::Failed(err) if err.contains("timed out") => (
+            false,
+            format!("no answer within {}s{tries}", timeout.as_secs_f64()),
+        ),
+        Attempt::Failed(err) => (false, format!("{err}{tries}")),
+    };
+    HookResult {
+        name: hook.name.clone(),
+        passed,
+        message,
+    }
+}
+
+/// The start of a body on one line, for events and status.
+fn quote(body: &str) -> String {
+    let line = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.len() <= QUOTE_LIMIT {
+        return line;
+    }
+    let mut end = QUOTE_LIMIT;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &line[..end])
+}
+
+fn describe(err: reqwest::Error) -> String {
+    let kind = if err.is_timeout() {
+        "request timed out"
+    } else if err.is_connect() {
+        "cannot connect"
+    } else if err.is_builder() {
+        "invalid webhook URL"
+    } else {
+        "request failed"
+    };
+    format!("{kind}: {}", crate::error::chain(&err))
+}
+
+fn shared_client(disable_tls: bool) -> Result<reqwest::Client, String> {
+    static VERIFYING: OnceLock<reqwest::Client> = OnceLock::new();
+    static INSECURE: OnceLock<reqwest::Client> = OnceLock::new();
+    let cell = if disable_tls { &INSECURE } else { &VERIFYING };
+    if let Some(client) = cell.get() {
+        return Ok(client.clone());
+    }
+    let client = reqwest::Client::builder()
+        .tls_danger_accept_invalid_certs(disable_tls)
+        .build()
+        .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+    Ok(cell.get_or_init(|| client).clone())
+}
