@@ -229,7 +229,7 @@ pub async fn holds_for(
     Ok(())
 }
 
-/// Reasons of the events recorded for an object, oldest first.
+/// Reasons of the events recorded for a Canary, oldest first.
 pub async fn event_reasons(ctx: &TestContext, name: &str) -> anyhow::Result<Vec<String>> {
     let api: Api<k8s_openapi::api::events::v1::Event> = ctx.api();
     let mut events: Vec<_> = api
@@ -237,7 +237,11 @@ pub async fn event_reasons(ctx: &TestContext, name: &str) -> anyhow::Result<Vec<
         .await?
         .items
         .into_iter()
-        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .filter(|e| {
+            e.regarding
+                .as_ref()
+                .is_some_and(|r| r.name.as_deref() == Some(name) && r.kind.as_deref() == Some("Canary"))
+        })
         .collect();
     events.sort_by_key(|e| e.event_time.clone().map(|t| t.0));
     Ok(events.into_iter().filter_map(|e| e.reason).collect())

@@ -11,6 +11,7 @@ pub mod env;
 pub mod fixtures;
 pub mod namespace;
 pub mod prometheus;
+pub mod receiver;
 pub mod serin;
 pub mod simulator;
 pub mod wait;

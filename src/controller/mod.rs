@@ -4,6 +4,7 @@
 mod apply;
 mod context;
 mod error;
+mod freshness;
 mod hooks;
 mod observe;
 mod reconcile;
@@ -107,6 +108,7 @@ pub async fn run(args: ControllerArgs) -> Result<(), Error> {
         ),
         metrics,
         webhooks: crate::webhook::Caller::new(),
+        written: Default::default(),
         event_webhook: args.event_webhook.clone(),
         default_provider: args.provider.clone(),
         metrics_server: args.metrics_server.clone(),

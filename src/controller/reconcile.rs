@@ -24,6 +24,8 @@ use crate::router;
 /// How long a follower waits before checking whether it leads now.
 const FOLLOWER_RECHECK: Duration = Duration::from_secs(5);
 const TRANSIENT_RETRY: Duration = Duration::from_secs(5);
+/// Fallback only: the watch event of our own status write normally comes first.
+const STALE_RECHECK: Duration = Duration::from_secs(1);
 
 pub async fn reconcile(canary: Arc<Canary>, ctx: Arc<Context>) -> Result<Requeue, ReconcileError> {
     if !*ctx.leader.borrow() {
@@ -69,8 +71,18 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
         .clone();
     let status = canary.status.clone().unwrap_or_default();
     let now = Timestamp::now();
+    let name = canary.name_any();
+    if ctx
+        .written
+        .is_stale(&namespace, &name, canary.metadata.resource_version.as_deref())
+    {
+        tracing::debug!(canary = %name, %namespace, "cached Canary predates our last status write; waiting for the watch");
+        return Ok(Requeue::requeue(STALE_RECHECK));
+    }
 
     let mut observed = observe(ctx, canary, &spec, now)?;
+    // Events of the checks, published with the decision's so webhooks hear them too.
+    let mut events = Vec::new();
     // Queries cost the metrics server and take time: only for a due step of
     // a canary that can be judged (decide ignores results otherwise).
     if rollout::analysis_due(&spec, &status, now) && canary_ready(&observed.obs.target) {
@@ -84,12 +96,11 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
             .filter_map(|o| o.error.as_ref())
             .filter(|e| e.is_config_error())
         {
-            let event = Event {
+            events.push(Event {
                 warning: true,
                 reason: error.reason().to_string(),
                 message: error.to_string(),
-            };
-            publish(ctx, canary, &event).await;
+            });
         }
         let result = analysis::summarise(outcomes.into_iter().map(|o| o.check).collect());
         for check in &result.checks {
@@ -106,12 +117,11 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
                 .map(|c| c.message.as_str())
                 .collect::<Vec<_>>()
                 .join("; ");
-            let event = Event {
+            events.push(Event {
                 warning: false,
                 reason: "MetricsChecked".to_string(),
                 message,
-            };
-            publish(ctx, canary, &event).await;
+            });
         }
         observed.obs.analysis = Some(result);
     }
@@ -128,7 +138,7 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
         router: router::router_for(&provider, ctx.client.clone())?,
         namespace: namespace.clone(),
     };
-    let mut events = decision.events.clone();
+    events.extend(decision.events.iter().cloned());
     for action in &decision.actions {
         tracing::debug!(canary = %canary.name_any(), %namespace, ?action, "carrying out");
         if *action == rollout::Action::PostRollout {
@@ -164,6 +174,7 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
     // After the status write: a slow receiver must not hold the rollout's state back.
     hooks::notify(ctx, canary, &namespace, decision.status.phase, &events).await;
     if finalizer_removed {
+        ctx.written.forget(&namespace, &name);
         ctx.metrics.forget(&namespace, workload);
     }
     Ok(decision
@@ -184,13 +195,19 @@ async fn write_status(
         "kind": Canary::kind(&()),
         "status": status,
     });
-    api.patch_status(
+    let written = api
+        .patch_status(
+            &canary.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(ReconcileError::api("writing the Canary status"))?;
+    ctx.written.record(
+        namespace,
         &canary.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(ReconcileError::api("writing the Canary status"))?;
+        written.metadata.resource_version.as_deref(),
+    );
     Ok(())
 }
 
