@@ -187,6 +187,40 @@ async fn invalid_canaries_are_refused_with_readable_messages() {
             &["unknown provider"],
         )
         .await;
+        assert_rejected(
+            &ctx,
+            "deadline-on-a-load-test",
+            |b| {
+                b["spec"]["analysis"]["webhooks"] =
+                    json!([{ "name": "load", "url": "http://lt/", "deadline": "5m" }])
+            },
+            &["deadline applies only to gates"],
+        )
+        .await;
+        assert_rejected(
+            &ctx,
+            "on-deadline-without-deadline",
+            |b| {
+                b["spec"]["analysis"]["webhooks"] = json!([{
+                    "name": "approve", "type": "confirm-promotion", "url": "http://lt/gate/check",
+                    "onDeadline": "proceed"
+                }])
+            },
+            &["onDeadline needs a deadline"],
+        )
+        .await;
+        assert_rejected(
+            &ctx,
+            "unknown-deadline-action",
+            |b| {
+                b["spec"]["analysis"]["webhooks"] = json!([{
+                    "name": "approve", "type": "confirm-promotion", "url": "http://lt/gate/check",
+                    "deadline": "1h", "onDeadline": "ignore"
+                }])
+            },
+            &["onDeadline", "supported values"],
+        )
+        .await;
         Ok(())
     })
     .await;
