@@ -88,10 +88,11 @@ pub enum LoadtesterError {
     Serve(#[source] std::io::Error),
     #[error(transparent)]
     Access(#[from] AccessError),
+    // Boxed, as kube's errors are large and this enum travels up to `main`'s error type.
     #[error("could not load gate state")]
-    State(#[from] StateError),
+    State(#[source] Box<StateError>),
     #[error("no Kubernetes client for --state-configmap (set KUBECONFIG or run in a pod)")]
-    KubeClient(#[source] kube::Error),
+    KubeClient(#[source] Box<kube::Error>),
     #[error("could not build the load generator's HTTP client")]
     HttpClient(#[source] reqwest::Error),
 }
@@ -116,8 +117,8 @@ pub async fn build(args: &LoadtesterArgs) -> Result<App, LoadtesterError> {
             // A client only here: without a ConfigMap store the load tester needs no cluster at all.
             let client = kube::Client::try_default()
                 .await
-                .map_err(LoadtesterError::KubeClient)?;
-            Backend::ConfigMap(ConfigMapStore::new(client, &cm.namespace, &cm.name))
+                .map_err(|e| LoadtesterError::KubeClient(Box::new(e)))?;
+            Backend::ConfigMap(Box::new(ConfigMapStore::new(client, &cm.namespace, &cm.name)))
         }
         (None, Some(path)) => Backend::File(FileStore::new(path.clone())),
         (None, None) => {
@@ -127,7 +128,9 @@ pub async fn build(args: &LoadtesterArgs) -> Result<App, LoadtesterError> {
             Backend::Memory
         }
     };
-    let gates = GateStore::load(backend).await?;
+    let gates = GateStore::load(backend)
+        .await
+        .map_err(|e| LoadtesterError::State(Box::new(e)))?;
     let metrics = Arc::new(Metrics::new());
     let client = load_client()?;
     Ok(App {

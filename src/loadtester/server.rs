@@ -31,6 +31,9 @@ pub struct App {
 
 type Shared = State<Arc<App>>;
 
+/// A refused request: its status and message (small, unlike a `Response`).
+struct Rejection(StatusCode, String);
+
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", post(task))
@@ -75,11 +78,11 @@ fn text(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 /// Parses the payload and applies the namespace allow-list; the error is the response to send.
-fn admit(app: &App, body: &[u8]) -> Result<Payload, Response> {
-    let payload = payload::parse(body).map_err(|e| text(StatusCode::BAD_REQUEST, e.to_string()))?;
+fn admit(app: &App, body: &[u8]) -> Result<Payload, Rejection> {
+    let payload = payload::parse(body).map_err(|e| Rejection(StatusCode::BAD_REQUEST, e.to_string()))?;
     if !app.policy.admits(&payload.namespace) {
         tracing::warn!(canary = %payload.canary(), "request from a namespace that is not allowed");
-        return Err(text(
+        return Err(Rejection(
             StatusCode::FORBIDDEN,
             format!(
                 "namespace {:?} is not allowed to use this load tester",
@@ -93,7 +96,7 @@ fn admit(app: &App, body: &[u8]) -> Result<Payload, Response> {
 async fn task(State(app): Shared, body: Bytes) -> Response {
     let payload = match admit(&app, &body) {
         Ok(payload) => payload,
-        Err(response) => return response,
+        Err(Rejection(status, message)) => return text(status, message),
     };
     let canary = payload.canary();
     let task = match Task::from_payload(&payload, app.timeout) {
@@ -147,7 +150,7 @@ async fn halt(State(app): Shared) -> Response {
 async fn check(State(app): Shared, body: Bytes, gate: Gate) -> Response {
     let payload = match admit(&app, &body) {
         Ok(payload) => payload,
-        Err(response) => return response,
+        Err(Rejection(status, message)) => return text(status, message),
     };
     let key = gate.key(&payload.name, &payload.namespace);
     let open = app.gates.is_open(&key).await;
@@ -162,7 +165,7 @@ async fn check(State(app): Shared, body: Bytes, gate: Gate) -> Response {
 async fn toggle(State(app): Shared, body: Bytes, gate: Gate, open: bool) -> Response {
     let payload = match admit(&app, &body) {
         Ok(payload) => payload,
-        Err(response) => return response,
+        Err(Rejection(status, message)) => return text(status, message),
     };
     let key = gate.key(&payload.name, &payload.namespace);
     match app.gates.set(&key, open).await {

@@ -89,7 +89,7 @@ pub enum Backend {
     /// Lost on restart, as in flagger-loadtester.
     Memory,
     File(FileStore),
-    ConfigMap(ConfigMapStore),
+    ConfigMap(Box<ConfigMapStore>),
 }
 
 impl Backend {
