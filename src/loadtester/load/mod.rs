@@ -224,11 +224,20 @@ impl LoadRun {
             errors = report.errors,
             dropped = report.dropped,
             rps = format!("{:.1}", report.requests as f64 / secs),
-            p50 = ?report.p50,
-            p90 = ?report.p90,
-            p99 = ?report.p99,
+            p50 = %show(report.p50),
+            p90 = %show(report.p90),
+            p99 = %show(report.p99),
             last_error,
             "{message}"
         );
+    }
+}
+
+/// `1.41ms`, or `-` before the first response.
+fn show(latency: Option<Duration>) -> String {
+    match latency {
+        Some(l) if l >= Duration::from_secs(1) => format!("{:.2}s", l.as_secs_f64()),
+        Some(l) => format!("{:.2}ms", l.as_secs_f64() * 1e3),
+        None => "-".to_string(),
     }
 }
