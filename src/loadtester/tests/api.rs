@@ -180,3 +180,36 @@ async fn healthz_is_ok() {
         (StatusCode::OK, "ok\n".to_string())
     );
 }
+
+#[tokio::test]
+async fn a_timeout_kills_what_the_shell_started_too() {
+    let app = app_with(
+        Duration::from_millis(300),
+        NamespacePolicy::default(),
+        GateStore::in_memory(),
+    );
+    let pid_file = std::env::temp_dir().join(format!("serin-lt-child-{}", std::process::id()));
+    // The shell waits on a background child: killing only the shell would leave `sleep` running.
+    let cmd = format!("sleep 60 & echo $! > {}; wait", pid_file.display());
+    assert_eq!(
+        post(&app, "/", payload(json!({ "cmd": cmd }))).await.0,
+        StatusCode::ACCEPTED
+    );
+    eventually("the cmd to be killed", Duration::from_secs(10), || {
+        app.tasks.running() == 0
+    })
+    .await;
+    let pid = std::fs::read_to_string(&pid_file).expect("the shell wrote its child's pid");
+    let _ = std::fs::remove_file(&pid_file);
+    let alive = || {
+        std::process::Command::new("kill")
+            .args(["-0", pid.trim()])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    eventually("the shell's child to be gone", Duration::from_secs(5), || {
+        !alive()
+    })
+    .await;
+}

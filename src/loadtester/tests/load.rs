@@ -176,3 +176,19 @@ async fn a_load_task_is_accepted_deduplicated_and_finishes() {
         "{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement"]
+async fn measure_rates() {
+    let target = target(Duration::ZERO, StatusCode::OK).await;
+    for rate in ["20", "200", "1000", "2000", "5000"] {
+        let before = target.hits.load(Ordering::SeqCst);
+        let report = run(
+            spec(&target.url, &[("rate", rate), ("duration", "3s")]),
+            &Arc::new(Metrics::new()),
+        )
+        .await;
+        let hits = target.hits.load(Ordering::SeqCst) - before;
+        eprintln!("rate {rate}: {report:?} hits {hits}");
+    }
+}
