@@ -2,6 +2,7 @@
 //! server. All traffic stays on 127.0.0.1.
 
 mod api;
+mod cli;
 mod gates;
 mod load;
 mod spec;
