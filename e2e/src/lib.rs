@@ -9,6 +9,7 @@ pub mod crds;
 pub mod dump;
 pub mod env;
 pub mod fixtures;
+pub mod loadtester;
 pub mod namespace;
 pub mod prometheus;
 pub mod receiver;
