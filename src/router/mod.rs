@@ -24,12 +24,14 @@ use kube::{Client, Resource, ResourceExt};
 use crate::api::Canary;
 use crate::rollout::Weights;
 
+mod affinity;
 mod error;
 pub mod gatewayapi;
 pub mod gatewayapi_types;
 pub mod istio;
 pub mod istio_types;
 pub mod kubernetes;
+mod pattern;
 pub mod smi;
 pub mod smi_types;
 
