@@ -287,3 +287,77 @@ async fn a_missing_crd_is_reported_as_such_with_how_to_install_it() {
     })
     .await;
 }
+
+/// The session-affinity routes are accepted by the API server as written,
+/// and weights are read from the weighted route, not the cookie route.
+#[tokio::test]
+async fn session_affinity_routes_are_stored_and_weights_read_past_them() {
+    with_namespace("router-routing", |ctx| async move {
+        install_crds(&ctx.client).await?;
+        let affinity =
+            json!({"sessionAffinity": {"cookieName": "flagger-cookie", "maxAge": 60}, "stepWeight": 10});
+        for (provider, service) in [
+            ("istio", json!({"port": 9898})),
+            (
+                "gatewayapi:v1",
+                json!({"port": 9898, "gatewayRefs": [{"name": "public"}]}),
+            ),
+        ] {
+            let mut canary = canary(&ctx, provider, service, affinity.clone()).await?;
+            // The revision the decision recorded; the cookie value derives from it.
+            canary.status = Some(serde_json::from_value(json!({"lastAppliedSpec": "rev-1"}))?);
+            let router = router_for(provider, ctx.client.clone())?;
+            fixtures::first_apply(router.as_ref(), &canary, Weights::canary(30)).await?;
+            assert_eq!(
+                router.weights(&canary).await?,
+                Some(Weights::canary(30)),
+                "{provider}"
+            );
+
+            let set_cookie = if provider == "istio" {
+                let vs = stored::<VirtualService>(&ctx, "podinfo").await?;
+                assert_eq!(vs["spec"]["http"][0]["name"], "sticky-route");
+                vs["spec"]["http"][1]["route"][1]["headers"]["response"]["add"]["Set-Cookie"].clone()
+            } else {
+                let route = stored::<HTTPRoute>(&ctx, "podinfo").await?;
+                assert_eq!(
+                    route["spec"]["rules"][0]["matches"][0]["headers"][0]["name"],
+                    "Cookie"
+                );
+                route["spec"]["rules"][1]["backendRefs"][1]["filters"][0]["responseHeaderModifier"]["add"][0]
+                    ["value"]
+                    .clone()
+            };
+            let set_cookie = set_cookie.as_str().context("a Set-Cookie value")?.to_string();
+            assert!(
+                set_cookie.starts_with("flagger-cookie=") && set_cookie.ends_with("; Max-Age=60"),
+                "{provider}: {set_cookie}"
+            );
+
+            router.apply(&canary, Weights::ALL_PRIMARY).await?;
+            assert_eq!(
+                router.weights(&canary).await?,
+                Some(Weights::ALL_PRIMARY),
+                "{provider}"
+            );
+            router.remove(&canary).await?;
+            ctx.api::<Canary>().delete("podinfo", &Default::default()).await?;
+            serin_e2e::wait::poll_until(
+                "the Canary to go",
+                std::time::Duration::from_secs(30),
+                std::time::Duration::from_millis(100),
+                || async {
+                    Ok(ctx
+                        .api::<Canary>()
+                        .get_opt("podinfo")
+                        .await?
+                        .is_none()
+                        .then_some(()))
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    })
+    .await;
+}
