@@ -75,7 +75,7 @@ pub(super) fn rules(canary: &Canary, weights: Weights) -> Result<Vec<HTTPRouteRu
         // carry it go to the canary only.
         let [primary, canary_backend] = &mut weighted.backend_refs[..] else {
             return Err(RouterError::InvalidSpec(
-                "a weighted rule has two backends".into(),
+                "internal: the weighted rule lost its two backends".into(),
             ));
         };
         canary_backend

@@ -78,7 +78,7 @@ pub(super) fn http_routes(canary: &Canary, weights: Weights) -> Result<Vec<HTTPR
         // carry it go to the canary only.
         let [primary, canary_destination] = &mut weighted.route[..] else {
             return Err(RouterError::InvalidSpec(
-                "a weighted route has two destinations".into(),
+                "internal: the weighted route lost its two destinations".into(),
             ));
         };
         canary_destination.headers = Some(set_cookie(None, cookies.set(&cookies.canary)));

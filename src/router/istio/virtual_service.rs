@@ -171,22 +171,13 @@ pub fn virtual_service_weights(canary: &Canary, vs: &VirtualService) -> Option<W
     let apex = apex_name(canary);
     let (primary, canary_name) = (primary_host(apex), canary_host(apex));
     let sticky = |r: &HTTPRoute| matches!(r.name.as_deref(), Some(STICKY_ROUTE) | Some(STICKY_PRIMARY_ROUTE));
-    let http = vs
-        .spec
-        .http
-        .iter()
-        .filter(|r| !sticky(r))
-        .map(|r| r.route.as_slice());
     let tcp = vs.spec.tcp.iter().map(|r| r.route.as_slice());
-    let all = vs.spec.http.iter().map(|r| r.route.as_slice());
+    let routes = || vs.spec.http.iter().map(|r| (sticky(r), r.route.as_slice()));
+    let routes = || routes().chain(tcp.clone().map(|route| (false, route)));
     let has = |route: &[RouteDestination], host: &str| route.iter().any(|d| d.destination.host == host);
-    let route = http
-        .chain(tcp)
-        .find(|route| has(route, &primary) && has(route, &canary_name))
-        .or_else(|| {
-            all.chain(vs.spec.tcp.iter().map(|r| r.route.as_slice()))
-                .find(|r| has(r, &canary_name))
-        })?;
+    let (_, route) = routes()
+        .find(|(sticky, route)| !sticky && has(route, &primary) && has(route, &canary_name))
+        .or_else(|| routes().find(|(_, route)| has(route, &canary_name)))?;
     let weight_of = |host: &str| {
         let lone = route.len() == 1;
         route
