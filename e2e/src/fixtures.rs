@@ -142,25 +142,25 @@ pub fn http_routes(client: &Client, namespace: &str) -> Api<DynamicObject> {
     Api::namespaced_with(client.clone(), namespace, &http_route_resource())
 }
 
-/// `(primary, canary)` weights of an HTTPRoute's backendRefs, by Service name suffix.
+/// `(primary, canary)` weights of an HTTPRoute's backendRefs, by Service
+/// name suffix, from the first rule that has a canary backend (the A/B
+/// rule before the primary-only default one; the split otherwise).
 pub fn route_weights(route: &DynamicObject) -> Option<(i64, i64)> {
     let rules = route.data.get("spec")?.get("rules")?.as_array()?;
-    let mut primary = None;
-    let mut canary = None;
-    for backend in rules
-        .iter()
-        .filter_map(|r| r.get("backendRefs")?.as_array())
-        .flatten()
-    {
-        let name = backend.get("name")?.as_str()?;
-        let weight = backend.get("weight").and_then(Value::as_i64).unwrap_or(1);
-        if name.ends_with("-primary") {
-            primary = Some(weight);
-        } else if name.ends_with("-canary") {
-            canary = Some(weight);
-        }
-    }
-    Some((primary?, canary?))
+    rules.iter().find_map(|rule| {
+        let backends = rule.get("backendRefs")?.as_array()?;
+        let weight = |suffix: &str| {
+            backends
+                .iter()
+                .find(|b| {
+                    b.get("name")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| n.ends_with(suffix))
+                })
+                .map(|b| b.get("weight").and_then(Value::as_i64).unwrap_or(1))
+        };
+        Some((weight("-primary")?, weight("-canary")?))
+    })
 }
 
 /// The Gateway API HTTPRoute CRD generated from serin's router types (the

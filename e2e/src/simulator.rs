@@ -12,8 +12,12 @@
 //! **Routing.** Every tick (default 250 ms) the simulator reads the
 //! Deployments `<target>` (the canary) and `<target>-primary`, their pods, and
 //! the HTTPRoute `<target>`, and sends `rps × elapsed` requests:
-//! - with an HTTPRoute that has `-primary` and `-canary` backendRefs, in
-//!   proportion to their weights (all zero: to nobody);
+//! - with an HTTPRoute (or TrafficSplit, or VirtualService) that routes to
+//!   `-primary` / `-canary`, in proportion to the weights of the first rule
+//!   that admits the request (all zero, or no such rule: to nobody). A
+//!   configurable share of requests carries one header or cookie
+//!   ([`SimConfig::header`]), so A/B rules take those and the default rule
+//!   the rest;
 //! - without one, all to the primary once its Deployment exists, else all to
 //!   the canary if it has ready pods (the apex Service before serin
 //!   initializes the canary);
@@ -57,6 +61,7 @@ mod cluster;
 mod exposition;
 pub mod queries;
 mod routes;
+mod rules;
 mod traffic;
 
 #[cfg(test)]
@@ -107,6 +112,11 @@ pub struct SimConfig {
     /// Requests per second a load tester sends straight to the canary (its
     /// `-canary` Service), on top of the routed share. Default 0.
     pub canary_direct_rps: f64,
+    /// A header (or `cookie`) that `matching_share` of the routed requests
+    /// carry, so A/B rules have something to match. Default none.
+    pub header: Option<(String, String)>,
+    /// Fraction (0 to 1) of the routed requests that carry `header`.
+    pub matching_share: f64,
 }
 
 impl Default for SimConfig {
@@ -116,6 +126,8 @@ impl Default for SimConfig {
             tick: Duration::from_millis(250),
             route: None,
             canary_direct_rps: 0.0,
+            header: None,
+            matching_share: 0.0,
         }
     }
 }
@@ -150,12 +162,19 @@ impl Simulator {
             config.rps
         );
         ensure!(!config.tick.is_zero(), "tick must be longer than zero");
+        ensure!(
+            (0.0..=1.0).contains(&config.matching_share),
+            "matching_share must be between 0 and 1, got {}",
+            config.matching_share
+        );
         let exporter = Arc::new(Exporter::start("").await?);
         let shared = Arc::new(Mutex::new(Shared {
             rps: config.rps,
             overrides: HashMap::new(),
             engine: Engine {
                 canary_direct_rps: config.canary_direct_rps,
+                header: config.header,
+                matching_share: config.matching_share.clamp(0.0, 1.0),
                 ..Engine::default()
             },
         }));

@@ -105,11 +105,9 @@ async fn gates_hold_the_rollout_until_opened_through_the_load_tester() {
         let status = done.status.unwrap_or_default();
         assert_eq!(status.last_promoted_spec, status.last_applied_spec);
         assert_eq!(route_weights(&routes.get("podinfo").await?), Some((100, 0)));
+        // The event recorder folds events of one reason into one series, so once is all it shows.
         let reasons = fixtures::event_reasons(&ctx, "podinfo").await?;
-        assert!(
-            reasons.iter().filter(|r| *r == "GateOpened").count() >= 2,
-            "{reasons:?}"
-        );
+        assert!(reasons.iter().any(|r| r == "GateOpened"), "{reasons:?}");
         Ok(())
     })
     .await;

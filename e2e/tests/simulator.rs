@@ -1,6 +1,7 @@
 //! The traffic simulator against the real control plane and Prometheus:
 //! Flagger's builtin queries see the canary, the split follows a hand-made
-//! HTTPRoute, behaviour changes show up in the success rate, and no traffic
+//! HTTPRoute (and an A/B route only takes requests with its header),
+//! behaviour changes show up in the success rate, and no traffic
 //! or no pods mean no data.
 
 use std::time::Duration;
@@ -193,6 +194,74 @@ async fn no_traffic_or_no_pods_means_no_data() {
             sim.totals("podinfo"),
             canary_before,
             "a canary with no pods gets nothing"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+/// An A/B route written by serin's Gateway API router: only the requests
+/// that carry the A/B header reach the canary.
+#[tokio::test]
+async fn ab_rules_send_only_requests_with_the_header_to_the_canary() {
+    with_namespace("sim-ab", |ctx| async move {
+        serin_e2e::crds::install_serin(&ctx.client).await?;
+        fixtures::install_gateway_api(&ctx.client).await?;
+        let deployments: Api<Deployment> = ctx.api();
+        for (name, replicas) in [("podinfo", 1), ("podinfo-primary", 2)] {
+            let deployment = fixtures::deployment(name, "podinfo:6.0.0", replicas);
+            deployments.create(&PostParams::default(), &deployment).await?;
+        }
+        let canary: serin::api::Canary = serde_json::from_value(json!({
+            "apiVersion": "serin.dev/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo"},
+            "spec": {
+                "provider": "gatewayapi:v1",
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "service": {"port": 9898, "gatewayRefs": [{"name": "public"}]},
+                "analysis": {"interval": "10s", "iterations": 5,
+                             "match": [{"headers": {"x-canary": {"exact": "insider"}}}]}
+            }
+        }))?;
+        let canary = ctx
+            .api::<serin::api::Canary>()
+            .create(&PostParams::default(), &canary)
+            .await?;
+        let router = serin::router::router_for("gatewayapi:v1", ctx.client.clone())?;
+        fixtures::first_apply(router.as_ref(), &canary, serin::rollout::Weights::canary(100)).await?;
+
+        let config = SimConfig {
+            rps: 200.0,
+            header: Some(("x-canary".into(), "insider".into())),
+            matching_share: 0.25,
+            ..SimConfig::default()
+        };
+        let sim = Simulator::start(&ctx, "podinfo", config).await?;
+        let served = || {
+            (
+                sim.totals("podinfo-primary").requests,
+                sim.totals("podinfo").requests,
+            )
+        };
+        // Measure from when both have ready pods, so a workload that became
+        // ready first does not skew the share.
+        let (primary0, canary0) = wait::poll_until("both workloads served", TIMEOUT, EVERY, || async {
+            let (primary, canary) = served();
+            Ok((primary > 0 && canary > 0).then_some((primary, canary)))
+        })
+        .await?;
+        let (primary, canary) = wait::poll_until("400 more routed requests", TIMEOUT, EVERY, || async {
+            let (primary, canary) = served();
+            let (primary, canary) = (primary - primary0, canary - canary0);
+            Ok((primary + canary >= 400).then_some((primary, canary)))
+        })
+        .await?;
+        let share = canary as f64 / (primary + canary) as f64;
+        assert!(
+            (share - 0.25).abs() <= 0.03,
+            "canary share {share} ({canary} of {})",
+            primary + canary
         );
         Ok(())
     })

@@ -12,8 +12,12 @@ pub enum RouterError {
     #[error("{0}")]
     InvalidSpec(String),
 
-    /// The API server does not serve the routing object's kind at all.
-    #[error("the {kind} CRD ({group}/{version}) is not installed")]
+    /// The API server does not serve the routing object's kind at all: the
+    /// provider's CRDs are missing (or too old to serve `version`).
+    #[error(
+        "the {kind} CRD ({group}/{version}) is not installed: {}",
+        install_hint(group)
+    )]
     CrdNotInstalled {
         kind: &'static str,
         group: &'static str,
@@ -50,6 +54,21 @@ impl RouterError {
             RouterError::CrdNotInstalled { .. } => "RoutingCrdNotInstalled",
             RouterError::Api { .. } => "RoutingApiError",
         }
+    }
+}
+
+/// How to get the CRDs of a provider's group, for the missing-CRD message:
+/// the reader is an operator looking at a Canary's status or events.
+pub(crate) fn install_hint(group: &str) -> &'static str {
+    match group {
+        "gateway.networking.k8s.io" => {
+            "install the Gateway API CRDs (kubectl apply -f https://github.com/kubernetes-sigs/gateway-api/releases/latest/download/standard-install.yaml) or those of your gateway implementation"
+        }
+        "networking.istio.io" => "install Istio (istioctl install, or the istio/base Helm chart)",
+        "split.smi-spec.io" => {
+            "install the SMI TrafficSplit CRD (for Linkerd: the linkerd-smi extension, linkerd smi install | kubectl apply -f -)"
+        }
+        _ => "install the provider's CRDs, or choose another provider in spec.provider",
     }
 }
 
@@ -145,6 +164,30 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_kind_is_a_missing_crd_that_says_how_to_install_it() {
+        let status = Status::failure("404 page not found", "Failed to parse error data").with_code(404);
+        let err = classify(
+            api(status),
+            ("VirtualService", "networking.istio.io", "v1beta1"),
+            "apply",
+            "test",
+            "podinfo",
+        );
+        assert!(matches!(
+            err,
+            RouterError::CrdNotInstalled {
+                kind: "VirtualService",
+                ..
+            }
+        ));
+        assert_eq!(
+            err.to_string(),
+            "the VirtualService CRD (networking.istio.io/v1beta1) is not installed: \
+             install Istio (istioctl install, or the istio/base Helm chart)"
+        );
+    }
+
+    #[test]
     fn other_errors_are_not_not_found() {
         let status = Status::failure("forbidden", "Forbidden").with_code(403);
         assert_eq!(not_found(&api(status)), None);
@@ -159,7 +202,9 @@ mod tests {
         };
         assert_eq!(
             missing.to_string(),
-            "the HTTPRoute CRD (gateway.networking.k8s.io/v1) is not installed"
+            "the HTTPRoute CRD (gateway.networking.k8s.io/v1) is not installed: install the Gateway API CRDs \
+             (kubectl apply -f https://github.com/kubernetes-sigs/gateway-api/releases/latest/download/standard-install.yaml) \
+             or those of your gateway implementation"
         );
         assert_eq!(missing.reason(), "RoutingCrdNotInstalled");
         assert!(!missing.is_invalid_spec());

@@ -6,6 +6,9 @@
 mod filters;
 mod route;
 #[cfg(test)]
+mod routing_tests;
+mod rules;
+#[cfg(test)]
 mod tests;
 
 use std::sync::Arc;

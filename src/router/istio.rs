@@ -5,6 +5,9 @@
 #[cfg(test)]
 mod crd_file;
 mod destination_rule;
+mod http_routes;
+#[cfg(test)]
+mod routing_tests;
 #[cfg(test)]
 mod tests;
 mod virtual_service;
@@ -20,6 +23,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use destination_rule::destination_rules;
+pub use http_routes::{STICKY_PRIMARY_ROUTE, STICKY_ROUTE};
 pub use virtual_service::{MESH_GATEWAY, virtual_service, virtual_service_weights};
 
 use super::error::{NotFound, classify, not_found};

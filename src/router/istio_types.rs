@@ -56,6 +56,9 @@ pub struct VirtualServiceSpec {
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
 pub struct HTTPRoute {
+    /// Names serin's session-affinity routes, so reading weights can skip them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(default, rename = "match", skip_serializing_if = "Vec::is_empty")]
     pub match_: Vec<HttpMatch>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -72,6 +75,17 @@ pub struct HTTPRoute {
     pub cors_policy: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<HeaderOperations>,
+    /// Copies requests to this host too (responses discarded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<Destination>,
+    /// Share of requests mirrored; all of them when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror_percentage: Option<Percent>,
+}
+
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percent {
+    pub value: f64,
 }
 
 #[derive(JsonSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -101,6 +115,10 @@ pub struct RouteDestination {
     /// Istio counts an absent weight as 100 for a lone destination, else 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<i32>,
+    /// Header operations for traffic to this destination only (session
+    /// affinity's `Set-Cookie`). Never set on TCP routes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<HeaderOperations>,
 }
 
 #[derive(JsonSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -12,6 +12,18 @@
 //! sending only the fields they own, so annotations, labels and fields that
 //! users or other controllers set on the same object survive.
 //!
+//! What `apply` writes besides the split (Istio and Gateway API; SMI has
+//! only the split):
+//! - **A/B** (`analysis.match` non-empty): first a route with the weighted
+//!   backends for requests matching `analysis.match` (crossed with
+//!   `service.match`), then a default route sending the rest to the primary
+//!   alone. The decision passes canary 100 during the analysis.
+//! - **Mirroring** (`Weights::mirror`): the weighted route also copies
+//!   requests to `<apex>-canary` (`analysis.mirrorWeight` percent when set);
+//!   `weights` reports whether a mirror is on the object.
+//! - **Session affinity** (`analysis.sessionAffinity`, not with A/B): see
+//!   the `affinity` module; cookie routes come first and `weights` reads past them.
+//!
 //! Adding a provider: a new module with a constructor `fn(Client) ->
 //! Arc<dyn Router>`, and one line in [`PROVIDERS`].
 
@@ -24,12 +36,14 @@ use kube::{Client, Resource, ResourceExt};
 use crate::api::Canary;
 use crate::rollout::Weights;
 
+mod affinity;
 mod error;
 pub mod gatewayapi;
 pub mod gatewayapi_types;
 pub mod istio;
 pub mod istio_types;
 pub mod kubernetes;
+mod pattern;
 pub mod smi;
 pub mod smi_types;
 

@@ -26,7 +26,7 @@ pub(crate) async fn snapshot(
     let pods: Api<KubePod> = Api::namespaced(client.clone(), namespace);
     let list = ListParams::default();
     let (deployments, pods) = tokio::try_join!(deployments.list(&list), pods.list(&list))?;
-    let weights = super::routes::weights(client, namespace, route).await;
+    let routes = super::routes::rules(client, namespace, route).await;
     let workload = |name: &str| {
         let deployment = deployments.items.iter().find(|d| d.name_any() == name)?;
         Some(Workload {
@@ -40,7 +40,7 @@ pub(crate) async fn snapshot(
         })
     };
     Ok(Snapshot {
-        weights,
+        routes,
         primary: workload(&format!("{target}-primary")),
         canary: workload(target),
     })

@@ -6,11 +6,11 @@ use kube::discovery::ApiResource;
 use kube::{Api, Client};
 use serde_json::Value;
 
-use crate::fixtures;
+use super::rules::{Rule, http_route_rules, virtual_service_rules};
 
-/// `(primary, canary)` weights, from the first routing object found; `None`
-/// when there is none (or its CRD is not installed).
-pub(crate) async fn weights(client: &Client, namespace: &str, name: &str) -> Option<(i64, i64)> {
+/// The rules of the first routing object found; `None` when there is none
+/// (or its CRD is not installed), or it routes to neither workload.
+pub(crate) async fn rules(client: &Client, namespace: &str, name: &str) -> Option<Vec<Rule>> {
     if let Some(route) = get(
         client,
         namespace,
@@ -22,7 +22,7 @@ pub(crate) async fn weights(client: &Client, namespace: &str, name: &str) -> Opt
     )
     .await
     {
-        return fixtures::route_weights(&route);
+        return http_route_rules(&route.data);
     }
     for version in ["v1alpha1", "v1alpha2", "v1alpha3"] {
         if let Some(split) = get(
@@ -36,7 +36,13 @@ pub(crate) async fn weights(client: &Client, namespace: &str, name: &str) -> Opt
         )
         .await
         {
-            return traffic_split_weights(&split.data);
+            // A TrafficSplit has no matches: one rule for every request.
+            return traffic_split_weights(&split.data).map(|weights| {
+                vec![Rule {
+                    matches: Vec::new(),
+                    weights,
+                }]
+            });
         }
     }
     for version in ["v1beta1", "v1"] {
@@ -51,7 +57,7 @@ pub(crate) async fn weights(client: &Client, namespace: &str, name: &str) -> Opt
         )
         .await;
         if let Some(vs) = found {
-            return virtual_service_weights(&vs.data);
+            return virtual_service_rules(&vs.data);
         }
     }
     None
@@ -98,31 +104,6 @@ pub(crate) fn traffic_split_weights(data: &Value) -> Option<(i64, i64)> {
     Some((find("-primary")?, find("-canary")?))
 }
 
-pub(crate) fn virtual_service_weights(data: &Value) -> Option<(i64, i64)> {
-    let routes = data.pointer("/spec/http")?.as_array()?;
-    let canary_route = routes.iter().find(|r| {
-        r.get("route").and_then(Value::as_array).is_some_and(|ds| {
-            ds.iter().any(|d| {
-                d.pointer("/destination/host")
-                    .and_then(Value::as_str)
-                    .is_some_and(|h| h.contains("-canary"))
-            })
-        })
-    })?;
-    let destinations = canary_route.get("route")?.as_array()?;
-    let find = |part: &str| {
-        destinations
-            .iter()
-            .find(|d| {
-                d.pointer("/destination/host")
-                    .and_then(Value::as_str)
-                    .is_some_and(|h| h.contains(part))
-            })
-            .map(|d| weight(d.get("weight")).unwrap_or(0))
-    };
-    Some((find("-primary")?, find("-canary")?))
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -141,11 +122,13 @@ mod tests {
 
     #[test]
     fn reads_the_istio_route_that_has_the_canary() {
+        use super::super::rules::weights_for;
         let vs = json!({ "spec": { "http": [ { "route": [
             { "destination": { "host": "podinfo-primary" }, "weight": 70 },
             { "destination": { "host": "podinfo-canary" }, "weight": 30 } ] } ] } });
-        assert_eq!(virtual_service_weights(&vs), Some((70, 30)));
+        let rules = virtual_service_rules(&vs).expect("rules");
+        assert_eq!(weights_for(&rules, None), (70, 30));
         let none = json!({ "spec": { "http": [ { "route": [ { "destination": { "host": "other" } } ] } ] } });
-        assert_eq!(virtual_service_weights(&none), None);
+        assert_eq!(virtual_service_rules(&none), None);
     }
 }

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::exposition::render;
 use super::queries::{self, Provider};
+use super::rules::Rule;
 use super::traffic::{Accumulator, Annotated, Engine, Pod, Snapshot, Workload, shares};
 use super::{Behaviour, Totals, cluster};
 
@@ -24,7 +25,10 @@ fn workload(name: &str, pods: &[Pod]) -> Option<Workload> {
 
 fn routed(primary: i64, canary: i64) -> Snapshot {
     Snapshot {
-        weights: Some((primary, canary)),
+        routes: Some(vec![Rule {
+            matches: Vec::new(),
+            weights: (primary, canary),
+        }]),
         primary: workload("podinfo-primary", &[pod("podinfo-primary-7d9f8b6c5-aaaaa")]),
         canary: workload("podinfo", &[pod("podinfo-5b7c9d8f6-bbbbb")]),
     }
@@ -52,7 +56,7 @@ fn weights_split_the_traffic() {
 #[test]
 fn without_a_route_the_primary_takes_all_once_it_exists() {
     let mut snapshot = Snapshot {
-        weights: None,
+        routes: None,
         ..routed(0, 0)
     };
     assert_eq!(shares(&snapshot), (1.0, 0.0));

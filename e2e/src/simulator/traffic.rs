@@ -3,14 +3,15 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::rules::{Header, Rule, weights_for};
 use super::{Behaviour, Totals};
 
 /// What the cluster looked like when a tick was taken.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Snapshot {
-    /// `(primary, canary)` backendRef weights of the HTTPRoute, when it exists
-    /// and has both backends.
-    pub weights: Option<(i64, i64)>,
+    /// The rules of the routing object (HTTPRoute, TrafficSplit or
+    /// VirtualService), when one exists and routes to the workloads.
+    pub routes: Option<Vec<Rule>>,
     pub primary: Option<Workload>,
     pub canary: Option<Workload>,
 }
@@ -53,27 +54,52 @@ impl Workload {
     }
 }
 
-/// Fractions of all requests that reach `(primary, canary)`.
+/// Fractions of plain requests (no A/B header) that reach `(primary, canary)`.
 ///
-/// With weights, they split as the weights do (all zero: nobody). Without
-/// them, the apex Service decides: it selects the primary once one exists,
-/// and before that the target's own pods, which is how a cluster looks before
-/// serin has initialized the canary.
+/// With a routing object, they split as the weights of the first rule that
+/// admits them do (all zero, or no such rule: nobody). Without one, the apex
+/// Service decides: it selects the primary once one exists, and before that
+/// the target's own pods, which is how a cluster looks before serin has
+/// initialized the canary.
+// Only the tests ask about plain requests alone; the engine mixes both kinds.
+#[cfg(test)]
 pub(crate) fn shares(snapshot: &Snapshot) -> (f64, f64) {
-    match snapshot.weights {
-        Some((primary, canary)) => {
-            let (primary, canary) = (primary.max(0) as f64, canary.max(0) as f64);
-            let total = primary + canary;
-            if total == 0.0 {
-                (0.0, 0.0)
-            } else {
-                (primary / total, canary / total)
-            }
+    mixed_shares(snapshot, None, 0.0)
+}
+
+/// Fractions of all requests that reach `(primary, canary)` when
+/// `matching_share` of them carry `header` and the rest carry nothing: each
+/// kind follows the rule that admits it (an A/B rule, or the default one).
+pub(crate) fn mixed_shares(snapshot: &Snapshot, header: Header<'_>, matching_share: f64) -> (f64, f64) {
+    let Some(rules) = &snapshot.routes else {
+        return if snapshot.primary.is_some() {
+            (1.0, 0.0)
+        } else if snapshot.canary.as_ref().is_some_and(Workload::has_ready_pods) {
+            (0.0, 1.0)
+        } else {
+            (0.0, 0.0)
+        };
+    };
+    let split = |(primary, canary): (i64, i64)| {
+        let (primary, canary) = (primary.max(0) as f64, canary.max(0) as f64);
+        let total = primary + canary;
+        if total == 0.0 {
+            (0.0, 0.0)
+        } else {
+            (primary / total, canary / total)
         }
-        None if snapshot.primary.is_some() => (1.0, 0.0),
-        None if snapshot.canary.as_ref().is_some_and(Workload::has_ready_pods) => (0.0, 1.0),
-        None => (0.0, 0.0),
-    }
+    };
+    let matching = if header.is_some() {
+        matching_share.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let (plain_primary, plain_canary) = split(weights_for(rules, None));
+    let (with_primary, with_canary) = split(weights_for(rules, header));
+    (
+        (1.0 - matching) * plain_primary + matching * with_primary,
+        (1.0 - matching) * plain_canary + matching * with_canary,
+    )
 }
 
 /// Turns fractional amounts into whole requests without randomness: the
@@ -134,6 +160,10 @@ pub(crate) struct Engine {
     /// Requests per second sent straight to the canary Service, as a load
     /// tester does, whatever the weights.
     pub canary_direct_rps: f64,
+    /// The header `matching_share` of the routed requests carry, for A/B
+    /// rules to match (e.g. `("x-canary", "insider")` or a `cookie`).
+    pub header: Option<(String, String)>,
+    pub matching_share: f64,
 }
 
 impl Engine {
@@ -154,7 +184,8 @@ impl Engine {
         // A deleted pod's series go with it, as they do when a proxy goes away.
         self.pods.retain(|name, _| existing.contains(name.as_str()));
 
-        let (primary_share, canary_share) = shares(snapshot);
+        let header = self.header.as_ref().map(|(n, v)| (n.as_str(), v.as_str()));
+        let (primary_share, canary_share) = mixed_shares(snapshot, header, self.matching_share);
         let direct = self.canary_direct_rps.max(0.0);
         for (workload, share, extra_rps) in [
             (&snapshot.primary, primary_share, 0.0),

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use crate::api::{CanaryService, HeaderOperation, HttpMatch, StringMatch};
-use crate::router::RouterError;
 use crate::router::gatewayapi_types::*;
+use crate::router::{RouterError, pattern};
 
 /// `service.match` as route matches; none means every request (`PathPrefix /`).
 pub(crate) fn route_matches(matches: &[HttpMatch]) -> Result<Vec<HTTPRouteMatch>, RouterError> {
@@ -26,7 +26,7 @@ pub(crate) fn route_matches(matches: &[HttpMatch]) -> Result<Vec<HTTPRouteMatch>
         .collect()
 }
 
-fn route_match(m: &HttpMatch, at: &str) -> Result<HTTPRouteMatch, RouterError> {
+pub(crate) fn route_match(m: &HttpMatch, at: &str) -> Result<HTTPRouteMatch, RouterError> {
     for (field, set) in [
         ("authority", m.authority.is_some()),
         ("scheme", m.scheme.is_some()),
@@ -83,15 +83,20 @@ fn value_matches(
     matches
         .iter()
         .map(|(name, m)| {
+            // Gateway API has no prefix or suffix match here; the regex
+            // equivalent says the same (RegularExpression is Extended
+            // support, which the Envoy-based implementations all have).
             let (type_, value) = match m {
-                StringMatch { exact: Some(v), .. } => (EXACT, v),
-                StringMatch { regex: Some(v), .. } => (REGULAR_EXPRESSION, v),
-                _ => return Err(unsupported(&format!("{at}.{name} (only exact and regex)"))),
+                StringMatch { exact: Some(v), .. } => (EXACT, v.clone()),
+                other => match pattern::as_regex(other) {
+                    Some(regex) => (REGULAR_EXPRESSION, regex),
+                    None => return Err(unsupported(&format!("{at}.{name} (an empty match)"))),
+                },
             };
             Ok(HTTPValueMatch {
                 type_: Some(type_.into()),
                 name: name.clone(),
-                value: value.clone(),
+                value,
             })
         })
         .collect()

@@ -2,7 +2,7 @@
 
 use kube::api::ObjectMeta;
 
-use super::filters::{gateway_duration, route_filters, route_matches};
+use super::rules::rules;
 use crate::api::{Canary, ParentRef};
 use crate::rollout::Weights;
 use crate::router::gatewayapi_types::*;
@@ -40,47 +40,6 @@ pub fn http_route(canary: &Canary, weights: Weights) -> Result<HTTPRoute, Router
     Ok(route)
 }
 
-// One weighted rule today. A/B testing will put the `analysis.match` rule
-// (both backends) first and this one, at primary 100, second; session
-// affinity adds a cookie rule. `route_weights` already reads whichever rule
-// carries the canary backend, so neither changes how weights are read.
-fn rules(canary: &Canary, weights: Weights) -> Result<Vec<HTTPRouteRule>, RouterError> {
-    let service = &canary.spec.service;
-    let matches = route_matches(&service.match_)?;
-    let filters = route_filters(service, &matches)?;
-    let timeouts = service
-        .timeout
-        .as_ref()
-        .map(|t| gateway_duration(&t.0))
-        .transpose()?
-        .map(|request| HTTPRouteTimeouts {
-            request: Some(request),
-            backend_request: None,
-        });
-    Ok(vec![HTTPRouteRule {
-        name: None,
-        matches,
-        filters,
-        backend_refs: backends(canary, weights),
-        timeouts,
-    }])
-}
-
-fn backends(canary: &Canary, weights: Weights) -> Vec<HTTPBackendRef> {
-    let apex = apex_name(canary);
-    let backend = |name: String, weight: i32| HTTPBackendRef {
-        name,
-        port: Some(canary.spec.service.port),
-        // Always explicit: an absent weight means 1, not 0.
-        weight: Some(weight),
-        ..HTTPBackendRef::default()
-    };
-    vec![
-        backend(primary_service(apex), weights.primary),
-        backend(canary_service(apex), weights.canary),
-    ]
-}
-
 fn parent_reference(parent: &ParentRef) -> ParentReference {
     ParentReference {
         group: parent.group.clone(),
@@ -100,9 +59,12 @@ pub(crate) fn canary_service(apex: &str) -> String {
     format!("{apex}-canary")
 }
 
-/// The weights on the first rule that sends traffic to `<apex>-canary`,
-/// as found (so not necessarily adding up to 100 if someone edited them);
-/// `None` when no rule does.
+/// The weights on the rule that splits traffic, as found (so not
+/// necessarily adding up to 100 if someone edited them); `None` when no rule
+/// sends traffic to `<apex>-canary`. With session affinity that is the rule
+/// whose backends carry filters (the `Set-Cookie` ones, as Flagger reads
+/// it); otherwise the first with both backends, else the first with the
+/// canary's. `mirror` is whether a rule mirrors to `<apex>-canary`.
 pub fn route_weights(canary: &Canary, route: &HTTPRoute) -> Option<Weights> {
     let apex = apex_name(canary);
     let (primary, canary_name) = (primary_service(apex), canary_service(apex));
@@ -112,12 +74,21 @@ pub fn route_weights(canary: &Canary, route: &HTTPRoute) -> Option<Weights> {
             .find(|b| b.name == name)
             .map(|b| b.weight.unwrap_or(1))
     };
-    route.spec.rules.iter().find_map(|rule| {
-        let canary = weight_of(rule, &canary_name)?;
-        Some(Weights {
-            primary: weight_of(rule, &primary).unwrap_or(0),
-            canary,
-            mirror: false,
-        })
+    let rules = &route.spec.rules;
+    let has = |rule: &&HTTPRouteRule, name: &str| weight_of(rule, name).is_some();
+    let rule = rules
+        .iter()
+        .find(|r| has(r, &canary_name) && r.backend_refs.iter().any(|b| !b.filters.is_empty()))
+        .or_else(|| rules.iter().find(|r| has(r, &canary_name) && has(r, &primary)))
+        .or_else(|| rules.iter().find(|r| has(r, &canary_name)))?;
+    let mirror = rules.iter().flat_map(|r| &r.filters).any(|f| {
+        f.request_mirror
+            .as_ref()
+            .is_some_and(|m| m.backend_ref.name == canary_name)
+    });
+    Some(Weights {
+        primary: weight_of(rule, &primary).unwrap_or(0),
+        canary: weight_of(rule, &canary_name)?,
+        mirror,
     })
 }

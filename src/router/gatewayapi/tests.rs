@@ -156,14 +156,6 @@ fn matches_gateway_api_cannot_express_are_invalid() {
             "service.match[0].uri (only exact, prefix and regex)",
         ),
         (
-            json!({"headers": {"x": {"prefix": "a"}}}),
-            "service.match[0].headers.x (only exact and regex)",
-        ),
-        (
-            json!({"queryParams": {"q": {"suffix": "a"}}}),
-            "service.match[0].queryParams.q",
-        ),
-        (
             json!({"authority": {"exact": "a.example"}}),
             "service.match[0].authority",
         ),

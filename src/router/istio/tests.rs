@@ -151,7 +151,8 @@ fn route_fields_pass_through_in_istio_shape() {
         http["match"],
         json!([
             {"uri": {"prefix": "/api"}, "headers": {"x-user": {"exact": "beta"}}},
-            {"authority": {"suffix": ".example"}, "sourceLabels": {"app": "frontend"}, "ignoreUriCase": true}
+            // Istio has no suffix match: the regex equivalent.
+            {"authority": {"regex": ".*\\.example"}, "sourceLabels": {"app": "frontend"}, "ignoreUriCase": true}
         ])
     );
     assert_eq!(
@@ -321,7 +322,7 @@ fn weights_are_read_from_the_first_route_with_the_canary_host() {
              {"destination": {"host": "podinfo-canary"}, "weight": 45}
          ]}
     ])));
-    assert_eq!(weights, Some(Weights::canary(45)));
+    assert_eq!(weights, Some(Weights::canary(45).mirrored(true)));
 }
 
 #[test]

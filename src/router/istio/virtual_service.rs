@@ -1,5 +1,6 @@
 //! The VirtualService serin wants for a Canary, and the weights read back from one.
 
+use super::http_routes::{STICKY_PRIMARY_ROUTE, STICKY_ROUTE, http_routes, istio_matches};
 use super::{canary_host, object_meta, primary_host};
 use crate::api::{Canary, CanaryService, HttpRetry, HttpRewrite, parse_duration};
 use crate::rollout::Weights;
@@ -40,7 +41,7 @@ pub fn virtual_service(canary: &Canary, weights: Weights) -> Result<VirtualServi
         VirtualServiceSpec {
             hosts,
             gateways,
-            http: vec![http_route(canary, weights)?],
+            http: http_routes(canary, weights)?,
             ..VirtualServiceSpec::default()
         }
     };
@@ -67,23 +68,13 @@ fn gateways(service: &CanaryService) -> Vec<String> {
     }
 }
 
-// One weighted route today. A/B testing will put the `analysis.match` route
-// first and this one, at primary 100, second; session affinity adds a cookie
-// route. `virtual_service_weights` reads whichever route carries the canary.
-fn http_route(canary: &Canary, weights: Weights) -> Result<HTTPRoute, RouterError> {
+/// The fields every HTTP route serin writes shares: `service.match` and the
+/// `service` passthroughs (rewrite, timeout, retries, CORS, headers), no
+/// destinations yet.
+pub(super) fn base_route(canary: &Canary) -> Result<HTTPRoute, RouterError> {
     let service = &canary.spec.service;
-    // A Service with several ports (port discovery) needs the port named when
-    // the route serves a gateway or a delegating VirtualService, which do
-    // not pick it from the caller's target port as sidecars do.
-    let behind_gateway = service.gateways.first().is_some_and(|g| g != MESH_GATEWAY);
-    let port = if service.port_discovery && (behind_gateway || service.delegation) {
-        Some(port_number(service)?)
-    } else {
-        None
-    };
     Ok(HTTPRoute {
-        match_: service.match_.clone(),
-        route: destinations(apex_name(canary), weights, port),
+        match_: istio_matches(&service.match_),
         rewrite: service.rewrite.as_ref().and_then(rewrite),
         timeout: service
             .timeout
@@ -93,10 +84,26 @@ fn http_route(canary: &Canary, weights: Weights) -> Result<HTTPRoute, RouterErro
         retries: service.retries.as_ref().map(retries).transpose()?,
         cors_policy: service.cors_policy.clone(),
         headers: service.headers.clone(),
+        ..HTTPRoute::default()
     })
 }
 
-fn destinations(apex: &str, weights: Weights, port: Option<u32>) -> Vec<RouteDestination> {
+/// The port destinations name, if any. A Service with several ports (port
+/// discovery) needs it when the route serves a gateway or a delegating
+/// VirtualService, which do not pick it from the caller's target port as
+/// sidecars do.
+pub(super) fn destination_port(canary: &Canary) -> Result<Option<u32>, RouterError> {
+    let service = &canary.spec.service;
+    let behind_gateway = service.gateways.first().is_some_and(|g| g != MESH_GATEWAY);
+    if service.port_discovery && (behind_gateway || service.delegation) {
+        Ok(Some(port_number(service)?))
+    } else {
+        Ok(None)
+    }
+}
+
+/// `[primary, canary]` at `weights`.
+pub(super) fn destinations(apex: &str, weights: Weights, port: Option<u32>) -> Vec<RouteDestination> {
     let destination = |host: String, weight: i32| RouteDestination {
         destination: Destination {
             host,
@@ -105,6 +112,7 @@ fn destinations(apex: &str, weights: Weights, port: Option<u32>) -> Vec<RouteDes
         // Always explicit: an absent weight means 0 here but 100 on a lone
         // destination, and users reading the object should not have to know.
         weight: Some(weight),
+        headers: None,
     };
     vec![
         destination(primary_host(apex), weights.primary),
@@ -153,26 +161,38 @@ pub(crate) fn istio_duration(text: &str, field: &str) -> Result<String, RouterEr
     })
 }
 
-/// The weights on the first route (HTTP, then TCP) that sends traffic to
-/// `<apex>-canary`, as found (so not necessarily adding up to 100 if someone
-/// edited them); `None` when no route does.
+/// The weights on the route that splits traffic, as found (so not
+/// necessarily adding up to 100 if someone edited them): the first route
+/// (HTTP, then TCP) with both the primary and canary hosts that is not a
+/// session-affinity route, else the first with the canary host; `None`
+/// when no route sends traffic to `<apex>-canary`. `mirror` is whether
+/// any HTTP route mirrors to the canary.
 pub fn virtual_service_weights(canary: &Canary, vs: &VirtualService) -> Option<Weights> {
     let apex = apex_name(canary);
     let (primary, canary_name) = (primary_host(apex), canary_host(apex));
-    let http = vs.spec.http.iter().map(|r| r.route.as_slice());
+    let sticky = |r: &HTTPRoute| matches!(r.name.as_deref(), Some(STICKY_ROUTE) | Some(STICKY_PRIMARY_ROUTE));
     let tcp = vs.spec.tcp.iter().map(|r| r.route.as_slice());
-    http.chain(tcp).find_map(|route| {
-        let weight_of = |host: &str| {
-            let lone = route.len() == 1;
-            route
-                .iter()
-                .find(|d| d.destination.host == host)
-                .map(|d| d.weight.unwrap_or(if lone { 100 } else { 0 }))
-        };
-        Some(Weights {
-            canary: weight_of(&canary_name)?,
-            mirror: false,
-            primary: weight_of(&primary).unwrap_or(0),
-        })
+    let routes = || vs.spec.http.iter().map(|r| (sticky(r), r.route.as_slice()));
+    let routes = || routes().chain(tcp.clone().map(|route| (false, route)));
+    let has = |route: &[RouteDestination], host: &str| route.iter().any(|d| d.destination.host == host);
+    let (_, route) = routes()
+        .find(|(sticky, route)| !sticky && has(route, &primary) && has(route, &canary_name))
+        .or_else(|| routes().find(|(_, route)| has(route, &canary_name)))?;
+    let weight_of = |host: &str| {
+        let lone = route.len() == 1;
+        route
+            .iter()
+            .find(|d| d.destination.host == host)
+            .map(|d| d.weight.unwrap_or(if lone { 100 } else { 0 }))
+    };
+    let mirror = vs
+        .spec
+        .http
+        .iter()
+        .any(|r| r.mirror.as_ref().is_some_and(|m| m.host == canary_name));
+    Some(Weights {
+        canary: weight_of(&canary_name)?,
+        mirror,
+        primary: weight_of(&primary).unwrap_or(0),
     })
 }
