@@ -130,9 +130,13 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
         return Ok(Requeue::requeue(TRANSIENT_RETRY));
     };
 
+    // Routers read the revision under rollout (session-affinity cookies) from
+    // the status: give them the one being written, not the cached one.
+    let mut deciding = canary.clone();
+    deciding.status = Some(decision.status.clone());
     let applier = Applier {
         ctx,
-        canary,
+        canary: &deciding,
         spec: &spec,
         observed: &observed,
         router: router::router_for(&provider, ctx.client.clone())?,

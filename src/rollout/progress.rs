@@ -44,7 +44,11 @@ pub(super) fn progress(turn: &mut Turn<'_>, settings: &Settings, target: &Target
     let paused = turn.obs.requests.paused;
     track_pause(turn, paused);
     if paused {
-        let current = turn.current_weights();
+        let current = if canary_ready {
+            analysis_route(turn, settings)
+        } else {
+            turn.current_weights()
+        };
         turn.route(current);
         turn.say(format!(
             "paused by {PAUSE} at canary weight {}%: remove the annotation to resume",
@@ -80,8 +84,8 @@ pub(super) fn progress(turn: &mut Turn<'_>, settings: &Settings, target: &Target
         Some(result) if due => step(turn, settings, result),
         _ if waiting_promotion => finish_analysis(turn, settings, "confirm-promotion gate opened".into()),
         _ => {
-            let current = turn.current_weights();
-            turn.route(current);
+            let route = analysis_route(turn, settings);
+            turn.route(route);
             turn.say(progress_message(turn, settings));
             let next = next_step_at(turn, settings);
             turn.requeue_at(next);
@@ -136,7 +140,8 @@ fn step(turn: &mut Turn<'_>, settings: &Settings, metrics: &AnalysisResult) {
         let detail = result.held.join("; ");
         turn.normal("Held", format!("Hold at canary weight {weight}%: {detail}"));
         turn.say(format!("holding at canary weight {weight}%: {detail}"));
-        turn.route(Weights::canary(weight));
+        let route = analysis_route(turn, settings);
+        turn.route(route);
         turn.requeue_at(next_step_at(turn, settings));
         return;
     }
@@ -156,18 +161,23 @@ fn step(turn: &mut Turn<'_>, settings: &Settings, metrics: &AnalysisResult) {
                 "Halt advancement at canary weight {weight}%: {detail} (failed checks {failed}/{threshold})"
             ),
         );
-        turn.route(Weights::canary(weight));
+        let route = analysis_route(turn, settings);
+        turn.route(route);
     } else {
         match settings.strategy {
             Strategy::Canary if weight < settings.max_weight => {
                 match gate(turn, settings, WebhookType::ConfirmTrafficIncrease) {
                     Gate::Pending => return,
                     Gate::Expired(why) => return rollback(turn, why),
-                    Gate::Closed => turn.route(Weights::canary(weight)),
+                    Gate::Closed => {
+                        let route = analysis_route(turn, settings);
+                        turn.route(route);
+                    }
                     Gate::Open => {
                         let next = settings.next_weight(weight);
                         turn.status.canary_weight = next;
-                        turn.route(Weights::canary(next));
+                        let route = analysis_route(turn, settings);
+                        turn.route(route);
                         turn.normal("Advanced", format!("Advance canary weight to {next}"));
                     }
                 }
@@ -184,7 +194,8 @@ fn step(turn: &mut Turn<'_>, settings: &Settings, metrics: &AnalysisResult) {
                     return finish_analysis(turn, settings, why);
                 }
                 turn.normal("Advanced", format!("Advance iteration {done}/{iterations}"));
-                turn.route(Weights::canary(weight));
+                let route = analysis_route(turn, settings);
+                turn.route(route);
             }
         }
     }
@@ -224,13 +235,28 @@ fn finish_analysis(turn: &mut Turn<'_>, settings: &Settings, why: String) {
         Gate::Expired(why) => rollback(turn, why),
         Gate::Closed => {
             turn.set_phase(Phase::WaitingPromotion);
-            let current = turn.current_weights();
-            turn.route(current);
+            let route = analysis_route(turn, settings);
+            turn.route(route);
             turn.say(progress_message(turn, settings));
             let next = next_step_at(turn, settings);
             turn.requeue_at(next.max(turn.now));
         }
     }
+}
+
+/// Where traffic goes while the analysis runs with the canary ready.
+fn analysis_route(turn: &Turn<'_>, settings: &Settings) -> Weights {
+    if settings.ab_testing {
+        // The router applies these weights to matching requests only.
+        return Weights::canary(100).mirrored(settings.mirror);
+    }
+    let weight = turn.status.canary_weight;
+    let mirror = settings.mirror
+        && match settings.strategy {
+            Strategy::Canary => weight == 0,
+            Strategy::BlueGreen { .. } => true,
+        };
+    Weights::canary(weight).mirrored(mirror)
 }
 
 /// Stable between steps so that an idle reconcile writes an identical status.

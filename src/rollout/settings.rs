@@ -34,6 +34,12 @@ pub struct Settings {
     pub step_weight_promotion: Option<i32>,
     pub progress_deadline: Duration,
     pub strategy: Strategy,
+    /// A/B testing (`analysis.match` with iterations): during the analysis only
+    /// matching requests go to the canary, all of them.
+    pub ab_testing: bool,
+    /// `analysis.mirror`: copy requests to the canary during the analysis
+    /// (Blue/Green and A/B for their whole analysis, canary weights while at 0%).
+    pub mirror: bool,
 }
 
 /// What makes a spec unusable although the schema accepted it.
@@ -94,6 +100,11 @@ impl Settings {
             step_weight_promotion: analysis.step_weight_promotion.filter(|s| *s > 0),
             progress_deadline,
             strategy,
+            // The kubernetes provider cannot route by request, as in Flagger.
+            ab_testing: !analysis.match_.is_empty()
+                && provider != "kubernetes"
+                && matches!(strategy, Strategy::BlueGreen { .. }),
+            mirror: analysis.mirror,
         })
     }
 

@@ -6,6 +6,7 @@ mod deletion;
 mod lifecycle;
 mod promotion;
 mod requests;
+mod routing;
 mod scenario;
 mod settings;
 mod webhooks;
