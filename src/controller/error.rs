@@ -40,6 +40,16 @@ impl ReconcileError {
         }
     }
 
+    /// Problems a user must act on (a bad spec, a provider whose CRDs are
+    /// missing): shown in the Canary's `Ready` condition, not only in events.
+    pub fn needs_user(&self) -> bool {
+        match self {
+            ReconcileError::Router(RouterError::CrdNotInstalled { .. }) => true,
+            ReconcileError::Api { .. } => false,
+            _ => self.is_invalid_spec(),
+        }
+    }
+
     /// Stable reason for events and the `reason` label of the error metric.
     pub fn reason(&self) -> &'static str {
         match self {

@@ -42,6 +42,11 @@ pub async fn reconcile(canary: Arc<Canary>, ctx: Arc<Context>) -> Result<Requeue
                 message: crate::error::chain(&err),
             };
             publish(&ctx, &canary, &event).await;
+            if err.needs_user()
+                && let Err(write) = report_not_ready(&ctx, &canary, &event).await
+            {
+                tracing::warn!(canary = %canary.name_any(), error = %crate::error::chain(&write), "could not report the error in status");
+            }
             if let Some(namespace) = canary.namespace() {
                 let phase = canary.status.as_ref().map(|s| s.phase).unwrap_or_default();
                 hooks::notify(&ctx, &canary, &namespace, phase, std::slice::from_ref(&event)).await;
@@ -185,6 +190,37 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
         .requeue_after
         .map(Requeue::requeue)
         .unwrap_or_else(Requeue::await_change))
+}
+
+/// Puts a problem the user must fix into the `Ready` condition and the
+/// status message; the next successful decision sets them back.
+async fn report_not_ready(ctx: &Context, canary: &Canary, event: &Event) -> Result<(), ReconcileError> {
+    let namespace = canary
+        .namespace()
+        .ok_or(ReconcileError::MissingField("namespace"))?;
+    if ctx.written.is_stale(
+        &namespace,
+        &canary.name_any(),
+        canary.metadata.resource_version.as_deref(),
+    ) {
+        return Ok(());
+    }
+    let before = canary.status.clone().unwrap_or_default();
+    let mut status = before.clone();
+    let conditions = &mut status.conditions;
+    rollout::conditions::set(
+        conditions,
+        rollout::conditions::READY,
+        "False",
+        &event.reason,
+        &event.message,
+        Timestamp::now(),
+    );
+    status.message = Some(event.message.clone());
+    if status == before {
+        return Ok(());
+    }
+    write_status(ctx, canary, &namespace, &status).await
 }
 
 async fn write_status(
