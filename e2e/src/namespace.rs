@@ -23,6 +23,15 @@ pub struct TestContext {
 }
 
 impl TestContext {
+    /// A context for a namespace the caller manages (the demo); tests use [`with_namespace`].
+    pub fn new(client: Client, namespace: impl Into<String>) -> Self {
+        TestContext {
+            client,
+            namespace: namespace.into(),
+            logs: Arc::default(),
+        }
+    }
+
     pub fn api<K>(&self) -> Api<K>
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
