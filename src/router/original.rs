@@ -24,7 +24,7 @@ use kube::api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 
-use super::error::{NotFound, classify, not_found};
+use super::error::{classify, not_found};
 use super::{FIELD_MANAGER, RouterError, controlled_by};
 use crate::api::Canary;
 
