@@ -345,3 +345,25 @@ pub async fn first_apply(
     .await?;
     outcome.map_err(|err| anyhow!("apply failed: {}", serin::error::chain(&err)))
 }
+
+/// Creates `object` of a kind whose CRD was just installed: like
+/// [`first_apply`], the first write may race the kind's REST handler on a
+/// busy server, so a missing kind (a bare 404) is retried, briefly.
+pub async fn create_fresh_kind(
+    api: &Api<DynamicObject>,
+    object: &DynamicObject,
+) -> anyhow::Result<DynamicObject> {
+    wait::poll_until(
+        "the first create of a freshly installed kind",
+        Duration::from_secs(15),
+        Duration::from_millis(250),
+        || async {
+            match api.create(&Default::default(), object).await {
+                Err(kube::Error::Api(status)) if status.code == 404 => Err(anyhow!("{}", status.message)),
+                done => Ok(Some(done)),
+            }
+        },
+    )
+    .await?
+    .map_err(Into::into)
+}

@@ -77,6 +77,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 pub use cluster::annotate_behaviour;
+pub use rules::Header;
 
 use crate::TestContext;
 use crate::prometheus::Exporter;
@@ -236,6 +237,21 @@ impl Drop for Simulator {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// The `(primary, canary)` weights the simulator would route a request
+/// carrying `header` by, from the routing object `name` (HTTPRoute, SMI
+/// TrafficSplit or Istio VirtualService, whichever exists): tests read a
+/// route the way the traffic does. `None` without one that routes to the
+/// workloads; `(0, 0)` when no rule admits the request.
+pub async fn routed_weights(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    header: Header<'_>,
+) -> Option<(i64, i64)> {
+    let rules = routes::rules(client, namespace, name).await?;
+    Some(rules::weights_for(&rules, header))
 }
 
 fn valid_rps(rps: f64) -> bool {

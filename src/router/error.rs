@@ -24,6 +24,18 @@ pub enum RouterError {
         version: &'static str,
     },
 
+    /// The user's spec saved in `serin.dev/original-configuration` cannot be
+    /// read back, so it cannot be restored: someone edited the annotation.
+    #[error(
+        "cannot restore {kind} {namespace}/{name}: its serin.dev/original-configuration annotation is {reason}"
+    )]
+    InvalidOriginal {
+        kind: &'static str,
+        namespace: String,
+        name: String,
+        reason: String,
+    },
+
     /// Any other API failure (network, permissions, conflicts): worth a retry.
     #[error("could not {action} {kind} {namespace}/{name}")]
     Api {
@@ -37,12 +49,15 @@ pub enum RouterError {
 }
 
 impl RouterError {
-    /// True when only a change to the Canary (or the controller's provider)
-    /// can fix this, so the reconciler should report it rather than retry fast.
+    /// True when only a person can fix this (a change to the Canary, the
+    /// controller's provider, or a mangled annotation), so the reconciler
+    /// should report it rather than retry fast.
     pub fn is_invalid_spec(&self) -> bool {
         matches!(
             self,
-            RouterError::InvalidSpec(_) | RouterError::UnsupportedProvider { .. }
+            RouterError::InvalidSpec(_)
+                | RouterError::UnsupportedProvider { .. }
+                | RouterError::InvalidOriginal { .. }
         )
     }
 
@@ -52,6 +67,7 @@ impl RouterError {
             RouterError::UnsupportedProvider { .. } => "UnsupportedProvider",
             RouterError::InvalidSpec(_) => "InvalidRoutingSpec",
             RouterError::CrdNotInstalled { .. } => "RoutingCrdNotInstalled",
+            RouterError::InvalidOriginal { .. } => "InvalidOriginalConfiguration",
             RouterError::Api { .. } => "RoutingApiError",
         }
     }

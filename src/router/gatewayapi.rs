@@ -21,6 +21,7 @@ pub use route::{http_route, route_weights};
 
 use super::error::{NotFound, classify, not_found};
 use super::gatewayapi_types::{GROUP, HTTPRoute, VERSION};
+use super::original::{Restored, RoutingObject};
 use super::{FIELD_MANAGER, Router, RouterError, apex_name, controlled_by, delete_exactly, namespace};
 use crate::api::Canary;
 use crate::rollout::Weights;
@@ -37,6 +38,10 @@ impl GatewayApiRouter {
     fn api(&self, canary: &Canary) -> Result<(Api<HTTPRoute>, String), RouterError> {
         let namespace = namespace(canary)?;
         Ok((Api::namespaced(self.client.clone(), &namespace), namespace))
+    }
+
+    fn route<'a>(&self, namespace: &'a str, name: &'a str) -> RoutingObject<'a> {
+        RoutingObject::new::<HTTPRoute>(&self.client, ("HTTPRoute", GROUP, VERSION), namespace, name)
     }
 
     /// The route, `None` when it does not exist.
@@ -65,6 +70,7 @@ impl Router for GatewayApiRouter {
         let route = http_route(canary, weights)?;
         let (api, namespace) = self.api(canary)?;
         let name = apex_name(canary);
+        self.route(&namespace, name).preserve(canary).await?;
         // Forced: serin is the authority on the fields it sends (the rules
         // above all); everything else on the object stays with its owners.
         let params = PatchParams::apply(FIELD_MANAGER).force();
@@ -82,6 +88,11 @@ impl Router for GatewayApiRouter {
     }
 
     async fn remove(&self, canary: &Canary) -> Result<(), RouterError> {
+        // A user's route gets its own spec back and stays.
+        let namespace = namespace(canary)?;
+        if self.route(&namespace, apex_name(canary)).restore(canary).await? == Restored::Original {
+            return Ok(());
+        }
         let Some(route) = self.get(canary).await? else {
             return Ok(());
         };

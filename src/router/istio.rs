@@ -28,6 +28,7 @@ pub use virtual_service::{MESH_GATEWAY, virtual_service, virtual_service_weights
 
 use super::error::{NotFound, classify, not_found};
 use super::istio_types::{DestinationRule, GROUP, VERSION, VirtualService};
+use super::original::{Restored, RoutingObject};
 use super::{
     FIELD_MANAGER, Router, RouterError, apex_name, controlled_by, delete_exactly, namespace, owner_reference,
 };
@@ -45,6 +46,15 @@ impl IstioRouter {
 
     fn api<K: IstioObject>(&self, namespace: &str) -> Api<K> {
         Api::namespaced(self.client.clone(), namespace)
+    }
+
+    fn virtual_service<'a>(&self, namespace: &'a str, name: &'a str) -> RoutingObject<'a> {
+        RoutingObject::new::<VirtualService>(
+            &self.client,
+            (VirtualService::KIND, GROUP, VERSION),
+            namespace,
+            name,
+        )
     }
 }
 
@@ -66,6 +76,9 @@ impl Router for IstioRouter {
         for rule in &rules {
             apply(&self.api(&namespace), &namespace, rule).await?;
         }
+        self.virtual_service(&namespace, apex_name(canary))
+            .preserve(canary)
+            .await?;
         apply(&self.api(&namespace), &namespace, &vs).await
     }
 
@@ -84,7 +97,11 @@ impl Router for IstioRouter {
         let namespace = namespace(canary)?;
         let apex = apex_name(canary);
         // The route first, so no traffic is routed by a half-removed setup.
-        remove(&self.api::<VirtualService>(&namespace), &namespace, canary, apex).await?;
+        // A user's VirtualService gets its own spec back and stays.
+        let vs = self.virtual_service(&namespace, apex);
+        if vs.restore(canary).await? == Restored::Nothing {
+            remove(&self.api::<VirtualService>(&namespace), &namespace, canary, apex).await?;
+        }
         for host in [primary_host(apex), canary_host(apex)] {
             remove(
                 &self.api::<DestinationRule>(&namespace),

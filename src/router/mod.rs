@@ -24,6 +24,10 @@
 //! - **Session affinity** (`analysis.sessionAffinity`, not with A/B): see
 //!   the `affinity` module; cookie routes come first and `weights` reads past them.
 //!
+//! A VirtualService, HTTPRoute or TrafficSplit that a user made before the
+//! Canary is taken over, but its spec is saved first and put back on
+//! `remove` (see [`original`]).
+//!
 //! Adding a provider: a new module with a constructor `fn(Client) ->
 //! Arc<dyn Router>`, and one line in [`PROVIDERS`].
 
@@ -43,6 +47,7 @@ pub mod gatewayapi_types;
 pub mod istio;
 pub mod istio_types;
 pub mod kubernetes;
+pub mod original;
 mod pattern;
 pub mod smi;
 pub mod smi_types;

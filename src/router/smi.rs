@@ -19,6 +19,7 @@ use kube::{Api, Client, ResourceExt};
 pub use split::{split_weights, traffic_split};
 
 use super::error::{NotFound, classify, not_found};
+use super::original::{Restored, RoutingObject};
 use super::smi_types::{GROUP, KIND, TrafficSplitVersion, v1alpha1, v1alpha2, v1alpha3};
 use super::{FIELD_MANAGER, Router, RouterError, apex_name, controlled_by, delete_exactly, namespace};
 use crate::api::Canary;
@@ -44,6 +45,10 @@ impl<S: TrafficSplitVersion> SmiRouter<S> {
     fn api(&self, canary: &Canary) -> Result<(Api<S>, String), RouterError> {
         let namespace = namespace(canary)?;
         Ok((Api::namespaced(self.client.clone(), &namespace), namespace))
+    }
+
+    fn split<'a>(&self, namespace: &'a str, name: &'a str) -> RoutingObject<'a> {
+        RoutingObject::new::<S>(&self.client, (KIND, GROUP, S::VERSION), namespace, name)
     }
 
     /// The split, `None` when it does not exist.
@@ -84,6 +89,7 @@ impl<S: TrafficSplitVersion> Router for SmiRouter<S> {
         let split: S = traffic_split(canary, weights)?;
         let (api, namespace) = self.api(canary)?;
         let name = apex_name(canary);
+        self.split(&namespace, name).preserve(canary).await?;
         // Forced: serin is the authority on the service and backends;
         // everything else on the object stays with its owners.
         let params = PatchParams::apply(FIELD_MANAGER).force();
@@ -101,6 +107,11 @@ impl<S: TrafficSplitVersion> Router for SmiRouter<S> {
     }
 
     async fn remove(&self, canary: &Canary) -> Result<(), RouterError> {
+        // A user's split gets its own spec back and stays.
+        let namespace = namespace(canary)?;
+        if self.split(&namespace, apex_name(canary)).restore(canary).await? == Restored::Original {
+            return Ok(());
+        }
         let Some(split) = self.get(canary).await? else {
             return Ok(());
         };

@@ -1,0 +1,526 @@
+//! Controller-driven rollouts on the mesh routers, judged from a real
+//! Prometheus scraping simulated traffic: weights step up on the SMI
+//! TrafficSplit (`linkerd`) and the Istio VirtualService and come back to
+//! the primary on a rollback; A/B analyses send only matching requests to
+//! the canary (Istio and Gateway API); Blue/Green mirroring is on the route
+//! only while the analysis runs; a user's VirtualService keeps its fields
+//! through a rollout and gets its spec back when the Canary goes; Istio
+//! traffic policies reach both DestinationRules. (Gateway API weight
+//! stepping and rollback are in `canary_analysis.rs` and `canary_gatewayapi.rs`.)
+
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, ensure};
+use kube::api::{ApiResource, DeleteParams, DynamicObject};
+use kube::{Api, ResourceExt};
+use serde_json::{Value, json};
+use serin::api::{Canary, Phase};
+use serin::router::gatewayapi_types::HTTPRoute;
+use serin::router::istio_types::{DestinationRule, VirtualService};
+use serin::router::original::ORIGINAL_CONFIGURATION;
+use serin_e2e::serin::SerinProcess;
+use serin_e2e::simulator::{self, Behaviour, Header, SimConfig, Simulator};
+use serin_e2e::{TestContext, fixtures, wait, with_namespace};
+
+const T: Duration = Duration::from_secs(120);
+const ALL_PRIMARY: (i64, i64) = (100, 0);
+
+/// Builtin success rate and latency, gated on a few requests so a step the
+/// canary has not been reached in yet is held, not judged.
+fn builtin_metrics() -> Value {
+    json!([
+        { "name": "request-success-rate", "interval": "10s", "minRequests": 10, "thresholdRange": { "min": 99 } },
+        { "name": "request-duration", "interval": "10s", "minRequests": 10, "thresholdRange": { "max": 500 } }
+    ])
+}
+
+/// serin's and the provider's CRDs, a `podinfo` Deployment and serin running.
+async fn setup(ctx: &TestContext, provider: &str) -> anyhow::Result<SerinProcess> {
+    match provider {
+        "istio" => fixtures::install_istio(&ctx.client).await?,
+        "linkerd" => fixtures::install_smi(&ctx.client).await?,
+        _ => {}
+    }
+    fixtures::podinfo_with_serin(ctx, "podinfo:1", 1).await
+}
+
+/// A `podinfo` Canary for `provider` (2s interval) with `analysis` merged in.
+fn canary(provider: &str, analysis: Value) -> Value {
+    let mut canary = fixtures::gatewayapi_canary("podinfo", "2s", analysis);
+    canary["spec"]["provider"] = json!(provider);
+    canary["spec"]["metricsServer"] = json!(serin_e2e::env::prometheus_url());
+    if let Some(service) = canary["spec"]["service"].as_object_mut()
+        && !provider.starts_with("gatewayapi")
+    {
+        service.remove("gatewayRefs");
+    }
+    canary
+}
+
+/// Creates the Canary and waits until it is initialized and the target's
+/// own pods are gone (their series would count as the canary's).
+async fn initialize(ctx: &TestContext, body: Value) -> anyhow::Result<Canary> {
+    fixtures::create_canary(ctx, body).await?;
+    let canary = fixtures::wait_for_phase(ctx, "podinfo", Phase::Initialized, T).await?;
+    fixtures::wait_for_no_pods(ctx, "podinfo", T).await?;
+    Ok(canary)
+}
+
+async fn routed(ctx: &TestContext, header: Header<'_>) -> Option<(i64, i64)> {
+    simulator::routed_weights(&ctx.client, &ctx.namespace, "podinfo", header).await
+}
+
+/// Every distinct split the route showed (for requests without a header)
+/// until the Canary reached `phase`, read as the traffic reads it.
+async fn splits_until(ctx: &TestContext, phase: Phase) -> anyhow::Result<Vec<(i64, i64)>> {
+    let api: Api<Canary> = ctx.api();
+    let deadline = tokio::time::Instant::now() + T;
+    let mut seen: Vec<(i64, i64)> = Vec::new();
+    loop {
+        if let Some(split) = routed(ctx, None).await
+            && seen.last() != Some(&split)
+        {
+            seen.push(split);
+        }
+        let current = api.get("podinfo").await?.status.unwrap_or_default().phase;
+        if current == phase {
+            return Ok(seen);
+        }
+        ensure!(
+            current != Phase::Failed,
+            "the Canary failed; splits seen: {seen:?}"
+        );
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {}; splits seen: {seen:?}",
+            phase.as_str()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits until a request carrying `header` is routed by `split`.
+async fn wait_for_split(ctx: &TestContext, header: Header<'_>, split: (i64, i64)) -> anyhow::Result<()> {
+    let what = format!("requests with {header:?} routed {split:?}");
+    wait::poll_until(&what, T, Duration::from_millis(200), || async move {
+        Ok((routed(ctx, header).await == Some(split)).then_some(()))
+    })
+    .await
+}
+
+/// A healthy release steps the canary up by `stepWeight` to `maxWeight`
+/// on the route, promotes and hands all traffic back to the primary.
+async fn steps_up_and_promotes(
+    ctx: &TestContext,
+    provider: &str,
+    extra_service: Value,
+) -> anyhow::Result<()> {
+    let mut body = canary(
+        provider,
+        json!({ "stepWeight": 20, "maxWeight": 60, "metrics": builtin_metrics() }),
+    );
+    for (key, value) in extra_service.as_object().context("service fields")? {
+        body["spec"]["service"][key] = value.clone();
+    }
+    initialize(ctx, body).await?;
+    let traffic = SimConfig {
+        canary_direct_rps: 10.0,
+        ..SimConfig::default()
+    };
+    let _sim = Simulator::start(ctx, "podinfo", traffic).await?;
+    fixtures::set_image(ctx, "podinfo", "podinfo:2").await?;
+    let seen = splits_until(ctx, Phase::Succeeded).await?;
+    let steps: Vec<_> = seen.iter().filter(|s| s.1 > 0).copied().collect();
+    assert_eq!(
+        steps,
+        [(80, 20), (60, 40), (40, 60)],
+        "{provider}: every split seen: {seen:?}"
+    );
+    wait_for_split(ctx, None, ALL_PRIMARY).await
+}
+
+/// A release whose pods fail 10% of requests rolls back to the primary.
+async fn bad_release_rolls_back(ctx: &TestContext, provider: &str) -> anyhow::Result<()> {
+    initialize(
+        ctx,
+        canary(
+            provider,
+            json!({ "stepWeight": 20, "maxWeight": 60, "metrics": builtin_metrics() }),
+        ),
+    )
+    .await?;
+    let traffic = SimConfig {
+        canary_direct_rps: 10.0,
+        ..SimConfig::default()
+    };
+    let _sim = Simulator::start(ctx, "podinfo", traffic).await?;
+    let bad = Behaviour {
+        error_rate: 0.1,
+        latency_ms: 50.0,
+    };
+    simulator::annotate_behaviour(ctx, "podinfo", bad).await?;
+    let failed = fixtures::wait_for_phase(ctx, "podinfo", Phase::Failed, T).await?;
+    let status = failed.status.unwrap_or_default();
+    assert_eq!(status.canary_weight, 0, "{provider}: {status:?}");
+    let message = status.message.unwrap_or_default();
+    assert!(message.contains("request-success-rate"), "{provider}: {message}");
+    wait_for_split(ctx, None, ALL_PRIMARY).await
+}
+
+#[tokio::test]
+async fn linkerd_steps_the_traffic_split_up_and_promotes() {
+    with_namespace("rollout-linkerd", |ctx| async move {
+        let _serin = setup(&ctx, "linkerd").await?;
+        steps_up_and_promotes(&ctx, "linkerd", json!({})).await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn linkerd_rolls_a_bad_release_back_to_the_primary() {
+    with_namespace("rollback-linkerd", |ctx| async move {
+        let _serin = setup(&ctx, "linkerd").await?;
+        bad_release_rolls_back(&ctx, "linkerd").await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn istio_rolls_a_bad_release_back_to_the_primary() {
+    with_namespace("rollback-istio", |ctx| async move {
+        let _serin = setup(&ctx, "istio").await?;
+        bad_release_rolls_back(&ctx, "istio").await
+    })
+    .await;
+}
+
+/// Circuit breaking must hold on both sides of the comparison, so
+/// `service.trafficPolicy` is on both DestinationRules the whole time.
+#[tokio::test]
+async fn istio_steps_up_and_promotes_with_the_traffic_policy_on_both_rules() {
+    with_namespace("rollout-istio", |ctx| async move {
+        let _serin = setup(&ctx, "istio").await?;
+        let policy = json!({
+            "outlierDetection": { "consecutive5xxErrors": 5, "interval": "10s", "baseEjectionTime": "30s" },
+            "connectionPool": { "http": { "http1MaxPendingRequests": 10, "maxRequestsPerConnection": 1 } }
+        });
+        steps_up_and_promotes(&ctx, "istio", json!({ "trafficPolicy": policy })).await?;
+        let rules = stored_api::<DestinationRule>(&ctx);
+        for host in ["podinfo-primary", "podinfo-canary"] {
+            let rule = rules.get(host).await?;
+            assert_eq!(rule.data["spec"]["host"], host);
+            assert_eq!(rule.data["spec"]["trafficPolicy"], policy, "{host}");
+        }
+        Ok(())
+    })
+    .await;
+}
+
+/// Objects as stored, with the fields serin's types do not know.
+fn stored_api<K: kube::Resource<DynamicType = ()>>(ctx: &TestContext) -> Api<DynamicObject> {
+    Api::namespaced_with(ctx.client.clone(), &ctx.namespace, &ApiResource::erase::<K>(&()))
+}
+
+/// During an A/B analysis only requests carrying `header` reach the
+/// canary: the route sends them 100% there and the rest 100% to the
+/// primary, and the canary serves about their share of the traffic.
+async fn ab_rollout(
+    ctx: &TestContext,
+    provider: &str,
+    header: (&str, &str),
+    condition: Value,
+) -> anyhow::Result<()> {
+    initialize(
+        ctx,
+        canary(
+            provider,
+            json!({ "iterations": 5, "match": [condition], "metrics": builtin_metrics() }),
+        ),
+    )
+    .await?;
+    let traffic = SimConfig {
+        header: Some((header.0.to_string(), header.1.to_string())),
+        matching_share: 0.3,
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(ctx, "podinfo", traffic).await?;
+    fixtures::set_image(ctx, "podinfo", "podinfo:2").await?;
+    wait_for_split(ctx, Some(header), (0, 100)).await?;
+    assert_eq!(routed(ctx, None).await, Some(ALL_PRIMARY), "the default route");
+
+    // The canary's share of what both workloads served while the A/B
+    // route stood (checked again after the window).
+    let (canary0, primary0) = (sim.totals("podinfo"), sim.totals("podinfo-primary"));
+    wait::poll_until(
+        "the canary to serve 30 requests",
+        T,
+        Duration::from_millis(200),
+        || {
+            let served = sim.totals("podinfo").requests - canary0.requests;
+            async move { Ok((served >= 30).then_some(())) }
+        },
+    )
+    .await?;
+    let canary_served = sim.totals("podinfo").requests - canary0.requests;
+    let primary_served = sim.totals("podinfo-primary").requests - primary0.requests;
+    assert_eq!(
+        routed(ctx, Some(header)).await,
+        Some((0, 100)),
+        "{provider}: the A/B route stood through the window"
+    );
+    let share = canary_served as f64 / (canary_served + primary_served) as f64;
+    assert!(
+        (0.2..0.4).contains(&share),
+        "{provider}: the canary served {canary_served} and the primary {primary_served}: {share:.2}, not about 0.3"
+    );
+
+    let done = fixtures::wait_for_phase(ctx, "podinfo", Phase::Succeeded, T).await?;
+    assert_eq!(done.status.unwrap_or_default().failed_checks, 0);
+    wait_for_split(ctx, Some(header), ALL_PRIMARY).await?;
+    wait_for_split(ctx, None, ALL_PRIMARY).await
+}
+
+fn insider() -> ((&'static str, &'static str), Value) {
+    (
+        ("x-canary", "insider"),
+        json!({ "headers": { "x-canary": { "exact": "insider" } } }),
+    )
+}
+
+fn canary_cookie() -> ((&'static str, &'static str), Value) {
+    (
+        ("cookie", "theme=dark; canary=always"),
+        json!({ "headers": { "cookie": { "regex": "^(.*?;)?( ?canary=always)(;.*)?$" } } }),
+    )
+}
+
+#[tokio::test]
+async fn istio_ab_on_a_header_reaches_only_matching_requests() {
+    with_namespace("ab-istio-header", |ctx| async move {
+        let _serin = setup(&ctx, "istio").await?;
+        let (header, condition) = insider();
+        ab_rollout(&ctx, "istio", header, condition).await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn istio_ab_on_a_cookie_reaches_only_matching_requests() {
+    with_namespace("ab-istio-cookie", |ctx| async move {
+        let _serin = setup(&ctx, "istio").await?;
+        let (header, condition) = canary_cookie();
+        ab_rollout(&ctx, "istio", header, condition).await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn gatewayapi_ab_on_a_header_reaches_only_matching_requests() {
+    with_namespace("ab-gw-header", |ctx| async move {
+        let _serin = setup(&ctx, "gatewayapi:v1").await?;
+        let (header, condition) = insider();
+        ab_rollout(&ctx, "gatewayapi:v1", header, condition).await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn gatewayapi_ab_on_a_cookie_reaches_only_matching_requests() {
+    with_namespace("ab-gw-cookie", |ctx| async move {
+        let _serin = setup(&ctx, "gatewayapi:v1").await?;
+        let (header, condition) = canary_cookie();
+        ab_rollout(&ctx, "gatewayapi:v1", header, condition).await
+    })
+    .await;
+}
+
+/// The mirror on the stored route, as `(target host, percent)`: Istio's
+/// `mirror` + `mirrorPercentage`, Gateway API's `RequestMirror` filter.
+fn mirror_of(route: &DynamicObject) -> Option<(String, Option<f64>)> {
+    let spec = route.data.get("spec")?;
+    if let Some(http) = spec.get("http").and_then(Value::as_array) {
+        return http.iter().find_map(|r| {
+            let host = r.pointer("/mirror/host")?.as_str()?.to_string();
+            Some((host, r.pointer("/mirrorPercentage/value").and_then(Value::as_f64)))
+        });
+    }
+    let rules = spec.get("rules")?.as_array()?;
+    rules
+        .iter()
+        .flat_map(|r| r.get("filters").and_then(Value::as_array).into_iter().flatten())
+        .find_map(|f| {
+            (f.get("type")? == "RequestMirror").then_some(())?;
+            let mirror = f.get("requestMirror")?;
+            let host = mirror.pointer("/backendRef/name")?.as_str()?.to_string();
+            Some((host, mirror.get("percent").and_then(Value::as_f64)))
+        })
+}
+
+/// Blue/Green with mirroring: the route copies requests to the canary
+/// while the analysis runs (the canary's weight stays 0), and stops after
+/// promotion.
+async fn mirrored_blue_green(
+    ctx: &TestContext,
+    provider: &str,
+    mirror_weight: Option<i64>,
+) -> anyhow::Result<()> {
+    let mut analysis = json!({ "iterations": 3, "mirror": true, "metrics": builtin_metrics() });
+    if let Some(weight) = mirror_weight {
+        analysis["mirrorWeight"] = json!(weight);
+    }
+    initialize(ctx, canary(provider, analysis)).await?;
+    let routes = if provider == "istio" {
+        stored_api::<VirtualService>(ctx)
+    } else {
+        stored_api::<HTTPRoute>(ctx)
+    };
+    assert_eq!(
+        mirror_of(&routes.get("podinfo").await?),
+        None,
+        "no mirror before a rollout"
+    );
+    // The load tester's traffic straight to the canary is what gets judged.
+    let traffic = SimConfig {
+        canary_direct_rps: 10.0,
+        ..SimConfig::default()
+    };
+    let _sim = Simulator::start(ctx, "podinfo", traffic).await?;
+    fixtures::set_image(ctx, "podinfo", "podinfo:2").await?;
+
+    let canaries: Api<Canary> = ctx.api();
+    let expected = ("podinfo-canary".to_string(), mirror_weight.map(|w| w as f64));
+    let (routes, canaries) = (&routes, &canaries);
+    let (mirror, split) = wait::poll_until(
+        "the mirror during the analysis",
+        T,
+        Duration::from_millis(200),
+        || async move {
+            let mirror = mirror_of(&routes.get("podinfo").await?);
+            let split = routed(ctx, None).await;
+            let status = canaries.get("podinfo").await?.status.unwrap_or_default();
+            Ok((status.phase == Phase::Progressing && mirror.is_some()).then_some((mirror, split)))
+        },
+    )
+    .await?;
+    assert_eq!(mirror, Some(expected), "{provider}");
+    assert_eq!(split, Some(ALL_PRIMARY), "{provider}: mirrored, not routed");
+
+    fixtures::wait_for_phase(ctx, "podinfo", Phase::Succeeded, T).await?;
+    wait::poll_until(
+        "no mirror after promotion",
+        T,
+        Duration::from_millis(200),
+        || async move { Ok(mirror_of(&routes.get("podinfo").await?).is_none().then_some(())) },
+    )
+    .await?;
+    wait_for_split(ctx, None, ALL_PRIMARY).await
+}
+
+#[tokio::test]
+async fn istio_mirrors_half_the_requests_during_a_blue_green_analysis() {
+    with_namespace("mirror-istio", |ctx| async move {
+        let _serin = setup(&ctx, "istio").await?;
+        mirrored_blue_green(&ctx, "istio", Some(50)).await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn gatewayapi_mirrors_during_a_blue_green_analysis() {
+    with_namespace("mirror-gw", |ctx| async move {
+        let _serin = setup(&ctx, "gatewayapi:v1").await?;
+        mirrored_blue_green(&ctx, "gatewayapi:v1", None).await
+    })
+    .await;
+}
+
+/// A VirtualService the user had before the Canary: serin takes it over
+/// without losing the user's other fields, and `revertOnDeletion` puts the
+/// user's spec back (the object stays, released from the Canary).
+#[tokio::test]
+async fn istio_keeps_a_users_virtual_service_and_restores_it_on_deletion() {
+    with_namespace("istio-user-vs", |ctx| async move {
+        let _serin = setup(&ctx, "istio").await?;
+        let original = json!({
+            "hosts": ["podinfo"],
+            "exportTo": ["."],
+            "http": [{ "route": [{ "destination": { "host": "podinfo" } }] }],
+            "tcp": [{ "match": [{ "port": 3306 }], "route": [{ "destination": { "host": "mysql" } }] }]
+        });
+        let users: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "networking.istio.io/v1beta1",
+            "kind": "VirtualService",
+            "metadata": { "name": "podinfo", "annotations": { "example.com/owner": "team-web" } },
+            "spec": original
+        }))?;
+        let services = stored_api::<VirtualService>(&ctx);
+        let created = fixtures::create_fresh_kind(&services, &users).await?;
+
+        let mut body = canary(
+            "istio",
+            json!({ "stepWeight": 50, "maxWeight": 50, "metrics": builtin_metrics() }),
+        );
+        body["spec"]["revertOnDeletion"] = json!(true);
+        let canary = initialize(&ctx, body).await?;
+        let vs = services.get("podinfo").await?;
+        let saved: Value = serde_json::from_str(
+            vs.annotations()
+                .get(ORIGINAL_CONFIGURATION)
+                .context("the user's spec saved on takeover")?,
+        )?;
+        assert_eq!(saved, original);
+
+        let traffic = SimConfig {
+            canary_direct_rps: 10.0,
+            ..SimConfig::default()
+        };
+        let _sim = Simulator::start(&ctx, "podinfo", traffic).await?;
+        fixtures::set_image(&ctx, "podinfo", "podinfo:2").await?;
+        let seen = splits_until(&ctx, Phase::Succeeded).await?;
+        assert!(
+            seen.contains(&(50, 50)),
+            "the rollout ran on the user's object: {seen:?}"
+        );
+        let vs = services.get("podinfo").await?;
+        assert_eq!(vs.uid(), created.uid(), "the same object throughout");
+        assert_eq!(vs.data["spec"]["exportTo"], original["exportTo"]);
+        assert_eq!(vs.data["spec"]["tcp"], original["tcp"]);
+        assert_eq!(
+            vs.annotations().get("example.com/owner").map(String::as_str),
+            Some("team-web")
+        );
+        let saved_still: Value = serde_json::from_str(
+            vs.annotations()
+                .get(ORIGINAL_CONFIGURATION)
+                .context("still saved")?,
+        )?;
+        assert_eq!(saved_still, original, "never overwritten by serin's own spec");
+
+        let canaries: Api<Canary> = ctx.api();
+        canaries.delete("podinfo", &DeleteParams::default()).await?;
+        let uid = canary.uid().context("a stored Canary has a uid")?;
+        wait::for_deletion(&canaries, "podinfo", &uid, T).await?;
+        let vs = services
+            .get_opt("podinfo")
+            .await?
+            .ok_or_else(|| anyhow!("the user's VirtualService was deleted"))?;
+        assert_eq!(vs.uid(), created.uid());
+        assert_eq!(vs.data["spec"], original, "the user's spec is back");
+        assert!(
+            !vs.annotations().contains_key(ORIGINAL_CONFIGURATION),
+            "{:?}",
+            vs.annotations()
+        );
+        assert_eq!(
+            vs.annotations().get("example.com/owner").map(String::as_str),
+            Some("team-web")
+        );
+        assert!(
+            vs.owner_references().is_empty(),
+            "released: {:?}",
+            vs.owner_references()
+        );
+        Ok(())
+    })
+    .await;
+}
