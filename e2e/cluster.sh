@@ -162,6 +162,7 @@ cmd_up() {
   command -v prometheus >/dev/null || die "prometheus not found: apt-get install --no-install-recommends prometheus"
   command -v openssl curl >/dev/null || die "openssl and curl are needed"
   "$HERE/build-bins.sh"
+  "$HERE/build-helm.sh"
   local t0; t0=$(date +%s)
   mkdir -p "$DIR"/{pids,logs,etcd}
   pki
@@ -253,6 +254,7 @@ cmd_env() {
   echo "export SERIN_PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT"
   echo "export SERIN_PROMETHEUS_SD_DIR=$DIR/prometheus/sd"
   echo "export PATH=$K8S_BIN:\$PATH"
+  echo "export SERIN_E2E_HELM=$HELM_BIN/helm"
 }
 
 # One invocation at a time per directory: `up` from two shells must still

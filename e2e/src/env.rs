@@ -26,6 +26,11 @@ pub fn prometheus_sd_dir() -> PathBuf {
     PathBuf::from(required("SERIN_PROMETHEUS_SD_DIR"))
 }
 
+/// The pinned helm client built by `e2e/build-helm.sh`.
+pub fn helm() -> PathBuf {
+    PathBuf::from(required("SERIN_E2E_HELM"))
+}
+
 /// The serin binary under test: `SERIN_BIN`, else the workspace's debug build
 /// (honouring `CARGO_TARGET_DIR`).
 pub fn serin_bin() -> PathBuf {

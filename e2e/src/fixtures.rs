@@ -260,7 +260,7 @@ pub async fn podinfo_with_serin(
     deployments
         .create(&Default::default(), &deployment("podinfo", image, replicas))
         .await?;
-    crate::serin::SerinProcess::controller(ctx, &[])
+    crate::serin::SerinProcess::controller(ctx, &[]).await
 }
 
 /// The SMI TrafficSplit CRD (v1alpha1–v1alpha3) generated from serin's router types.

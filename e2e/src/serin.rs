@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio::process::{Child, Command};
 
-use crate::{TestContext, env, wait};
+use crate::{TestContext, env, rbac, wait};
 
 pub struct SerinProcess {
     child: Child,
@@ -16,13 +16,17 @@ pub struct SerinProcess {
 }
 
 impl SerinProcess {
-    /// Starts `serin <args>` with the test's KUBECONFIG, logging to a file.
+    /// Starts `serin <args>` with the test's (admin) KUBECONFIG, logging to a file.
     pub fn start(ctx: &TestContext, args: &[&str]) -> anyhow::Result<Self> {
+        Self::start_with(ctx, &env::kubeconfig(), args)
+    }
+
+    fn start_with(ctx: &TestContext, kubeconfig: &str, args: &[&str]) -> anyhow::Result<Self> {
         let log = std::env::temp_dir().join(format!("serin-{}-{}.log", ctx.namespace, env::unique_suffix()));
         let file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let child = Command::new(env::serin_bin())
             .args(args)
-            .env("KUBECONFIG", env::kubeconfig())
+            .env("KUBECONFIG", kubeconfig)
             .stdin(Stdio::null())
             .stdout(file.try_clone()?)
             .stderr(file)
@@ -34,8 +38,19 @@ impl SerinProcess {
     }
 
     /// Starts `serin controller` scoped to the test's namespace, with its
-    /// metrics server on a free loopback port.
-    pub fn controller(ctx: &TestContext, extra: &[&str]) -> anyhow::Result<Self> {
+    /// metrics server on a free loopback port, as the Helm chart's
+    /// ServiceAccount with only the chart's RBAC ([`rbac`]).
+    pub async fn controller(ctx: &TestContext, extra: &[&str]) -> anyhow::Result<Self> {
+        let identity = rbac::identity(&ctx.client).await?;
+        if extra.contains(&"--leader-elect") {
+            let namespace =
+                flag_value(extra, "--leader-election-namespace").unwrap_or(rbac::RELEASE_NAMESPACE);
+            identity.allow_leases_in(&ctx.client, namespace).await?;
+        }
+        let kubeconfig = identity
+            .kubeconfig
+            .to_str()
+            .context("kubeconfig path is not UTF-8")?;
         let mut args = vec![
             "--log-level",
             "info,serin=debug",
@@ -46,7 +61,7 @@ impl SerinProcess {
             "127.0.0.1:0",
         ];
         args.extend_from_slice(extra);
-        Self::start(ctx, &args)
+        Self::start_with(ctx, kubeconfig, &args)
     }
 
     /// Fetches `path` (e.g. `/metrics`) from the metrics server whose address the log announces.
@@ -110,4 +125,15 @@ impl SerinProcess {
             .with_context(|| format!("serin did not exit within {timeout:?} of SIGTERM"))?
             .context("waiting for serin")
     }
+}
+
+/// The value of `--flag value` or `--flag=value` in `args`.
+fn flag_value<'a>(args: &[&'a str], flag: &str) -> Option<&'a str> {
+    args.iter().enumerate().find_map(|(i, arg)| {
+        if *arg == flag {
+            args.get(i + 1).copied()
+        } else {
+            arg.strip_prefix(flag).and_then(|rest| rest.strip_prefix('='))
+        }
+    })
 }

@@ -73,7 +73,7 @@ async fn a_canary_without_its_target_says_so_and_proceeds_once_it_appears() {
     with_namespace("notarget", |ctx| async move {
         crds::install_serin(&ctx.client).await?;
         fixtures::install_gateway_api(&ctx.client).await?;
-        let _serin = SerinProcess::controller(&ctx, &[])?;
+        let _serin = SerinProcess::controller(&ctx, &[]).await?;
         fixtures::create_canary(
             &ctx,
             fixtures::gatewayapi_canary("podinfo", "1s", json!({ "stepWeight": 50 })),

@@ -29,7 +29,7 @@ async fn a_killed_controller_resumes_and_promotes_exactly_once() {
         fixtures::set_image(&ctx, "podinfo", "podinfo:2").await?;
         fixtures::wait_for_status(&ctx, "podinfo", "weight 40", T, |s| s.canary_weight >= 40).await?;
         first.kill().await?;
-        let second = SerinProcess::controller(&ctx, &[])?;
+        let second = SerinProcess::controller(&ctx, &[]).await?;
         let done = fixtures::wait_for_phase(&ctx, "podinfo", Phase::Succeeded, T).await?;
         drop(second);
 

@@ -48,7 +48,7 @@ async fn a_config_map_change_starts_a_rollout_and_reverting_the_image_does_not()
             }]);
         }
         deployments.create(&PostParams::default(), &dep).await?;
-        let _serin = SerinProcess::controller(&ctx, &[])?;
+        let _serin = SerinProcess::controller(&ctx, &[]).await?;
         fixtures::create_canary(
             &ctx,
             fixtures::gatewayapi_canary("podinfo", "1s", json!({ "stepWeight": 50 })),

@@ -11,7 +11,7 @@ async fn controller_logs_the_server_version_and_stops_on_sigterm() {
     with_namespace("controller", |ctx| async move {
         crds::install_serin(&ctx.client).await?;
         let server = ctx.client.apiserver_version().await?;
-        let serin = SerinProcess::controller(&ctx, &[])?;
+        let serin = SerinProcess::controller(&ctx, &[]).await?;
         let line = serin
             .wait_for_log(
                 &["connected to Kubernetes API server", &server.git_version],
@@ -47,7 +47,7 @@ async fn controller_check_connects_and_exits() {
 async fn controller_stops_when_told_to_during_start_up() {
     with_namespace("early-stop", |ctx| async move {
         crds::install_serin(&ctx.client).await?;
-        let serin = SerinProcess::controller(&ctx, &[])?;
+        let serin = SerinProcess::controller(&ctx, &[]).await?;
         // Right after the metrics server is up, before the caches have filled.
         serin
             .wait_for_log(&["serving /metrics"], Duration::from_secs(30))

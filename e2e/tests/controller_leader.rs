@@ -14,11 +14,12 @@ use serin_e2e::{TestContext, crds, fixtures, wait, with_namespace};
 
 const T: Duration = Duration::from_secs(60);
 
-fn replica(ctx: &TestContext) -> anyhow::Result<SerinProcess> {
+async fn replica(ctx: &TestContext) -> anyhow::Result<SerinProcess> {
     SerinProcess::controller(
         ctx,
         &["--leader-elect", "--leader-election-namespace", &ctx.namespace],
     )
+    .await
 }
 
 async fn holder(ctx: &TestContext) -> anyhow::Result<Option<String>> {
@@ -41,7 +42,7 @@ async fn only_the_leader_acts_and_a_follower_takes_over_when_it_dies() {
                 &fixtures::deployment("podinfo", "podinfo:1", 1),
             )
             .await?;
-        let replicas = [replica(&ctx)?, replica(&ctx)?];
+        let replicas = [replica(&ctx).await?, replica(&ctx).await?];
         let mut canary = fixtures::gatewayapi_canary("podinfo", "1s", json!({ "iterations": 2 }));
         canary["spec"]["provider"] = json!("kubernetes");
         fixtures::create_canary(&ctx, canary).await?;
