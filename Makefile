@@ -7,9 +7,10 @@ all: build
 build:
 	cargo build --workspace
 
-## Regenerates crds/ from the Rust types (a unit test fails when they drift).
+## Regenerates crds/ (and the chart's copy) from the Rust types; tests fail when either drifts.
 generate:
 	cargo run --quiet -- crd --out-dir crds
+	cp crds/*.yaml charts/serin/crds/
 
 ## Everything CI runs: lints, unit tests, then e2e tests on the local control plane.
 test: lint test-unit test-e2e
