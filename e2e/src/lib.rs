@@ -11,6 +11,7 @@ pub mod env;
 pub mod fixtures;
 pub mod loadtester;
 pub mod namespace;
+pub mod plugin;
 pub mod prometheus;
 pub mod receiver;
 pub mod serin;
