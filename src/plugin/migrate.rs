@@ -117,10 +117,8 @@ fn migrate_document(index: usize, mut doc: Value, m: &mut Migration) {
     }
     if let Some(schema) = schema::for_kind(&kind) {
         // Metadata is not in the CRD's schema (the API server owns it): prune the rest.
-        if let (Some(obj), Some(props)) = (doc.as_object_mut(), schema.get("properties")) {
-            if let (Some(spec), Some(spec_schema)) = (obj.get_mut("spec"), props.get("spec")) {
-                prune(spec_schema, spec, "spec", &mut dropped);
-            }
+        if let (Some(spec), Some(spec_schema)) = (doc.get_mut("spec"), schema.pointer("/properties/spec")) {
+            prune(spec_schema, spec, "spec", &mut dropped);
         }
     }
     for (path, why) in dropped {

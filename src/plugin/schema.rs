@@ -58,14 +58,14 @@ pub fn validate(schema: &Value, value: &Value, path: &str, out: &mut Vec<Problem
         return;
     }
     let before = out.len();
-    if let Some(expected) = schema.get("type").and_then(Value::as_str) {
-        if !has_type(value, expected) {
-            out.push(Problem::new(
-                path,
-                format!("must be {}, not {}", article(expected), describe(value)),
-            ));
-            return;
-        }
+    if let Some(expected) = schema.get("type").and_then(Value::as_str)
+        && !has_type(value, expected)
+    {
+        out.push(Problem::new(
+            path,
+            format!("must be {}, not {}", article(expected), describe(value)),
+        ));
+        return;
     }
     check_enum(schema, value, path, out);
     match value {
@@ -126,14 +126,14 @@ fn describe(value: &Value) -> &'static str {
 }
 
 fn check_enum(schema: &Value, value: &Value, path: &str, out: &mut Vec<Problem>) {
-    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
-        if !allowed.contains(value) {
-            let names: Vec<String> = allowed.iter().map(Value::to_string).collect();
-            out.push(Problem::new(
-                path,
-                format!("{value} is not one of {}", names.join(", ")),
-            ));
-        }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.contains(value)
+    {
+        let names: Vec<String> = allowed.iter().map(Value::to_string).collect();
+        out.push(Problem::new(
+            path,
+            format!("{value} is not one of {}", names.join(", ")),
+        ));
     }
 }
 

@@ -68,11 +68,9 @@ pub fn progress_of(settings: &Settings, status: &CanaryStatus) -> Progress {
 
 /// `[#####-----] 2/4`, `width` characters between the brackets.
 pub fn progress_bar(progress: Progress, width: usize) -> String {
-    let filled = if progress.total == 0 {
-        width
-    } else {
-        (progress.done.min(progress.total) * width) / progress.total
-    };
+    let filled = (progress.done.min(progress.total) * width)
+        .checked_div(progress.total)
+        .unwrap_or(width);
     format!(
         "[{}{}] {}/{}",
         "#".repeat(filled),
