@@ -8,6 +8,7 @@ pub mod crdgen;
 pub mod error;
 pub mod loadtester;
 pub mod ops;
+pub mod plugin;
 pub mod rollout;
 pub mod router;
 pub mod telemetry;

@@ -12,6 +12,7 @@ pub mod fixtures;
 pub mod helm;
 pub mod loadtester;
 pub mod namespace;
+pub mod plugin;
 pub mod prometheus;
 pub mod rbac;
 pub mod receiver;
