@@ -128,7 +128,7 @@ pub fn interval(spec: &CanarySpec) -> Result<Duration, InvalidSpec> {
     // controller can reconcile.
     if interval < Duration::from_secs(1) {
         return Err(InvalidSpec::Interval(format!(
-            "{text:?} is too short: use at least 1s"
+            "{text} is too short: use at least 1s"
         )));
     }
     Ok(interval)
