@@ -32,10 +32,10 @@ pub fn from_event(canary: &Canary, status: &CanaryStatus, event: &Event) -> Opti
             "Canary analysis completed successfully, promotion finished.".to_string(),
             Vec::new(),
         ),
-        "RolledBack" => failure("Canary analysis failed, rolled back", event, status),
-        "PromotionFailed" => failure("Promotion failed, rolled back", event, status),
-        "RolloutNotConfirmed" => failure("Rollout not confirmed", event, status),
-        "InitializationFailed" => failure("Initialization failed", event, status),
+        // The event messages say what failed and what to do; a rollback's
+        // starts with the revision, so it gets Flagger's lead-in.
+        "RolledBack" => failure(Some("Canary analysis failed"), event, status),
+        "PromotionFailed" | "RolloutNotConfirmed" | "InitializationFailed" => failure(None, event, status),
         _ => return None,
     };
     Some(Notification {
@@ -125,7 +125,7 @@ fn waiting(canary: &Canary, status: &CanaryStatus) -> Option<Notification> {
 }
 
 fn failure(
-    what: &str,
+    lead: Option<&str>,
     event: &Event,
     status: &CanaryStatus,
 ) -> (AlertSeverity, String, Vec<(String, String)>) {
@@ -134,7 +134,19 @@ fn failure(
         .iter()
         .map(|check| (check.name.clone(), check_summary(check)))
         .collect();
-    (AlertSeverity::Error, format!("{what}: {}", event.message), fields)
+    let message = match lead {
+        Some(lead) => format!("{lead}: {}", event.message),
+        None => capitalised(&event.message),
+    };
+    (AlertSeverity::Error, message, fields)
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// `0.42 (range 0.5..1): Fail`.

@@ -165,20 +165,31 @@ fn failures_are_errors_with_the_reason_and_the_checks() {
         ..CanaryStatus::default()
     };
     let cases = [
-        ("RolledBack", "Canary analysis failed, rolled back"),
-        ("PromotionFailed", "Promotion failed, rolled back"),
-        ("RolloutNotConfirmed", "Rollout not confirmed"),
-        ("InitializationFailed", "Initialization failed"),
+        (
+            "RolledBack",
+            "rolled back revision abc: failed checks threshold reached 3/3",
+            "Canary analysis failed: rolled back revision abc: failed checks threshold reached 3/3",
+        ),
+        (
+            "PromotionFailed",
+            "promotion failed: primary not ready",
+            "Promotion failed: primary not ready",
+        ),
+        (
+            "RolloutNotConfirmed",
+            "revision abc not rolled out: aborted",
+            "Revision abc not rolled out: aborted",
+        ),
+        (
+            "InitializationFailed",
+            "initialization failed: timeout",
+            "Initialization failed: timeout",
+        ),
     ];
-    for (reason, what) in cases {
-        let n = from_event(
-            &plain(),
-            &status,
-            &event(reason, "failed checks threshold reached 3/3"),
-        )
-        .expect("sent");
+    for (reason, message, expected) in cases {
+        let n = from_event(&plain(), &status, &event(reason, message)).expect("sent");
         assert_eq!(n.severity, AlertSeverity::Error, "{reason}");
-        assert_eq!(n.message, format!("{what}: failed checks threshold reached 3/3"));
+        assert_eq!(n.message, expected);
         assert_eq!(
             n.fields,
             [
