@@ -22,6 +22,9 @@ const ROLLED_BACK: &str = "Canary analysis failed: rolled back revision";
 const ROLLBACK_REASON: &str =
     "failed checks threshold reached 1/1: pre-rollout webhook acceptance failed: HTTP 500";
 
+/// Reads the message out of one provider type's payload.
+type Reader = fn(&Value) -> Option<String>;
+
 async fn provider(ctx: &TestContext, name: &str, spec: Value) -> anyhow::Result<()> {
     let body = json!({
         "apiVersion": "serin.dev/v1beta1",
@@ -44,7 +47,7 @@ async fn wait_for_message(
     receiver: &Receiver,
     path: &str,
     wanted: &str,
-    text: fn(&Value) -> Option<String>,
+    text: Reader,
 ) -> anyhow::Result<Vec<Value>> {
     let what = format!("{path} to receive {wanted:?}");
     wait::poll_until(&what, T, Duration::from_millis(200), || {
@@ -81,7 +84,7 @@ fn webhook_text(body: &Value) -> Option<String> {
 }
 
 /// The messages `bodies` carry, in order, each reduced to the first of `known` it contains.
-fn sequence(bodies: &[Value], text: fn(&Value) -> Option<String>) -> Vec<&'static str> {
+fn sequence(bodies: &[Value], text: Reader) -> Vec<&'static str> {
     let known = [INIT, NEW_REVISION, WAITING, PROMOTED, ROLLED_BACK];
     bodies
         .iter()
@@ -146,7 +149,7 @@ async fn every_provider_hears_its_severities_through_a_rollout_and_a_rollback() 
         fixtures::set_image(&ctx, "podinfo", "podinfo:3").await?;
         fixtures::wait_for_phase(&ctx, "podinfo", Phase::Failed, T).await?;
         let wanted = ROLLBACK_REASON;
-        let readers: [(&str, fn(&Value) -> Option<String>); 6] = [
+        let readers: [(&str, Reader); 6] = [
             ("slack", slack_text),
             ("msteams", teams_text),
             ("discord", discord_text),
@@ -161,7 +164,7 @@ async fn every_provider_hears_its_severities_through_a_rollout_and_a_rollback() 
         // Info alerts hear everything, in order; warn hears the wait and the rollback; error only the rollback.
         let everything = [INIT, NEW_REVISION, WAITING, PROMOTED, NEW_REVISION, ROLLED_BACK];
         for (path, text) in [
-            ("slack", slack_text as fn(&Value) -> Option<String>),
+            ("slack", slack_text as Reader),
             ("msteams", teams_text),
             ("gchat", gchat_text),
             ("rocket", rocket_text),
