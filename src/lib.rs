@@ -7,6 +7,7 @@ pub mod controller;
 pub mod crdgen;
 pub mod error;
 pub mod loadtester;
+pub mod notify;
 pub mod ops;
 pub mod plugin;
 pub mod rollout;

@@ -9,7 +9,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde_json::Value;
 
@@ -25,6 +26,8 @@ pub enum Answer {
 struct Shared {
     answers: HashMap<String, Answer>,
     received: Vec<(String, Value)>,
+    /// `Authorization` header of each request, per path, in arrival order.
+    authorizations: Vec<(String, Option<String>)>,
 }
 
 /// Dropping it stops the server.
@@ -68,6 +71,16 @@ impl Receiver {
             .collect()
     }
 
+    /// `Authorization` headers received on `path`, oldest first (`None` when absent).
+    pub fn authorizations(&self, path: &str) -> Vec<Option<String>> {
+        self.lock()
+            .authorizations
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, header)| header.clone())
+            .collect()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -82,6 +95,7 @@ impl Drop for Receiver {
 async fn receive(
     State(shared): State<Arc<Mutex<Shared>>>,
     Path(path): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
     let answer = {
@@ -89,6 +103,11 @@ async fn receive(
         let body =
             serde_json::from_slice(&body).unwrap_or(Value::String(String::from_utf8_lossy(&body).into()));
         shared.received.push((path.clone(), body));
+        let authorization = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        shared.authorizations.push((path.clone(), authorization));
         shared.answers.get(&path).copied().unwrap_or(Answer::Status(200))
     };
     match answer {

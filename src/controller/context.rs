@@ -26,6 +26,8 @@ pub struct Context {
     pub webhooks: crate::webhook::Caller,
     /// Receives every event of Canaries that have no event webhook of their own.
     pub event_webhook: Option<String>,
+    /// Sends `analysis.alerts` notifications through AlertProviders.
+    pub notifier: crate::notify::Notifier,
     /// Resource versions of serin's own status writes, to spot outdated cached copies.
     pub written: super::freshness::Written,
     /// Only the leader acts; others keep their caches warm.

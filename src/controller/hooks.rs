@@ -6,8 +6,12 @@ use jiff::Timestamp;
 
 use super::context::Context;
 use crate::api::{Canary, CanaryStatus, CanaryWebhook, Phase, WebhookType};
+use crate::notify;
 use crate::rollout::{self, Decision, Event, Observations};
 use crate::webhook::{self, Payload};
+
+/// Reason of the Warning event for a notification that could not be sent.
+pub const ALERT_FAILED: &str = "AlertFailed";
 
 /// More rounds than there are webhook types: each round answers at least one.
 const MAX_ROUNDS: usize = 9;
@@ -71,8 +75,18 @@ pub async fn post_rollout(ctx: &Context, canary: &Canary, namespace: &str, phase
 }
 
 /// Sends each event to the Canary's event webhooks, or to the controller's
-/// `--event-webhook` when the Canary has none. Failures are logged only.
-pub async fn notify(ctx: &Context, canary: &Canary, namespace: &str, phase: Phase, events: &[Event]) {
+/// `--event-webhook` when the Canary has none, and the notable ones to its
+/// alerts. Event webhook failures are logged only; alert failures become
+/// Warning events. `status` is the status just written.
+pub async fn notify(
+    ctx: &Context,
+    canary: &Canary,
+    namespace: &str,
+    status: &CanaryStatus,
+    events: &[Event],
+) {
+    alert(ctx, canary, status, events).await;
+    let phase = status.phase;
     let own: Vec<&CanaryWebhook> = canary
         .spec
         .analysis
@@ -112,6 +126,48 @@ pub async fn notify(ctx: &Context, canary: &Canary, namespace: &str, phase: Phas
                 tracing::warn!(canary = ?canary.metadata.name, %namespace, webhook = %hook.name,
                     message = %result.message, "event webhook failed");
             }
+        }
+    }
+}
+
+/// Sends the notifications of `events` to the Canary's `analysis.alerts`.
+/// A failed send becomes an `AlertFailed` Warning event on the Canary; that
+/// event is published directly, not returned, so it is never alerted on.
+async fn alert(ctx: &Context, canary: &Canary, status: &CanaryStatus, events: &[Event]) {
+    if canary.spec.analysis.alerts.is_empty() {
+        return;
+    }
+    // The reconciler fills in the controller's default provider; the
+    // notification names the provider actually routing traffic.
+    let mut resolved;
+    let canary = if canary.spec.provider.is_none() {
+        resolved = canary.clone();
+        resolved.spec.provider = Some(ctx.default_provider.clone());
+        &resolved
+    } else {
+        canary
+    };
+    for notification in events
+        .iter()
+        .filter_map(|e| notify::from_event(canary, status, e))
+    {
+        for outcome in ctx.notifier.send(&ctx.client, canary, &notification).await {
+            let Err(error) = outcome.result else {
+                continue;
+            };
+            let message = format!(
+                "alert {} via AlertProvider {}: {}",
+                outcome.alert,
+                outcome.provider,
+                crate::error::chain(&error)
+            );
+            tracing::warn!(canary = ?canary.metadata.name, %message, "alert failed");
+            let event = Event {
+                warning: true,
+                reason: ALERT_FAILED.to_string(),
+                message,
+            };
+            super::reconcile::publish(ctx, canary, &event).await;
         }
     }
 }

@@ -110,6 +110,7 @@ pub async fn run(args: ControllerArgs) -> Result<(), Error> {
         webhooks: crate::webhook::Caller::new(),
         written: Default::default(),
         event_webhook: args.event_webhook.clone(),
+        notifier: crate::notify::Notifier::new(),
         default_provider: args.provider.clone(),
         metrics_server: args.metrics_server.clone(),
         leader: leader.clone(),

@@ -48,8 +48,8 @@ pub async fn reconcile(canary: Arc<Canary>, ctx: Arc<Context>) -> Result<Requeue
                 tracing::warn!(canary = %canary.name_any(), error = %crate::error::chain(&write), "could not report the error in status");
             }
             if let Some(namespace) = canary.namespace() {
-                let phase = canary.status.as_ref().map(|s| s.phase).unwrap_or_default();
-                hooks::notify(&ctx, &canary, &namespace, phase, std::slice::from_ref(&event)).await;
+                let status = canary.status.clone().unwrap_or_default();
+                hooks::notify(&ctx, &canary, &namespace, &status, std::slice::from_ref(&event)).await;
             }
             Err(err)
         }
@@ -181,7 +181,7 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
         write_status(ctx, canary, &namespace, &decision.status).await?;
     }
     // After the status write: a slow receiver must not hold the rollout's state back.
-    hooks::notify(ctx, canary, &namespace, decision.status.phase, &events).await;
+    hooks::notify(ctx, canary, &namespace, &decision.status, &events).await;
     if finalizer_removed {
         ctx.written.forget(&namespace, &name);
         ctx.metrics.forget(&namespace, workload);
@@ -251,7 +251,7 @@ async fn write_status(
     Ok(())
 }
 
-async fn publish(ctx: &Context, canary: &Canary, event: &Event) {
+pub(super) async fn publish(ctx: &Context, canary: &Canary, event: &Event) {
     let kube_event = KubeEvent {
         type_: if event.warning {
             EventType::Warning
