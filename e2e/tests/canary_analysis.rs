@@ -132,6 +132,12 @@ async fn a_canary_with_ten_percent_errors_rolls_back_and_says_why() {
             message.contains("request-success-rate"),
             "the status names the metric: {message}"
         );
+        let routes = fixtures::http_routes(&ctx.client, &ctx.namespace);
+        assert_eq!(
+            fixtures::route_weights(&routes.get("podinfo").await?),
+            Some((100, 0)),
+            "all traffic back on the primary"
+        );
         Ok(())
     })
     .await;
