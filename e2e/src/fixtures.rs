@@ -263,6 +263,18 @@ pub async fn podinfo_with_serin(
     crate::serin::SerinProcess::controller(ctx, &[]).await
 }
 
+/// `podinfo` with serin running and a gatewayapi Canary for it, initialized.
+pub async fn initialized_podinfo(
+    ctx: &TestContext,
+    interval: &str,
+    analysis: Value,
+) -> anyhow::Result<crate::serin::SerinProcess> {
+    let serin = podinfo_with_serin(ctx, "podinfo:1", 1).await?;
+    create_canary(ctx, gatewayapi_canary("podinfo", interval, analysis)).await?;
+    wait_for_phase(ctx, "podinfo", Phase::Initialized, Duration::from_secs(60)).await?;
+    Ok(serin)
+}
+
 /// The SMI TrafficSplit CRD (v1alpha1–v1alpha3) generated from serin's router types.
 pub async fn install_smi(client: &Client) -> anyhow::Result<()> {
     crate::crds::install(client, vec![serin::router::smi_types::crd()?]).await

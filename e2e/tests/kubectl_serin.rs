@@ -15,14 +15,7 @@ use serin_e2e::{TestContext, fixtures, with_namespace};
 const T: Duration = Duration::from_secs(60);
 
 async fn start(ctx: &TestContext, interval: &str) -> anyhow::Result<SerinProcess> {
-    let serin = fixtures::podinfo_with_serin(ctx, "podinfo:1", 1).await?;
-    fixtures::create_canary(
-        ctx,
-        fixtures::gatewayapi_canary("podinfo", interval, json!({ "stepWeight": 10, "maxWeight": 50 })),
-    )
-    .await?;
-    fixtures::wait_for_phase(ctx, "podinfo", Phase::Initialized, T).await?;
-    Ok(serin)
+    fixtures::initialized_podinfo(ctx, interval, json!({ "stepWeight": 10, "maxWeight": 50 })).await
 }
 
 #[tokio::test]
