@@ -77,6 +77,15 @@ pub fn admits(alert: AlertSeverity, notification: AlertSeverity) -> bool {
     rank(notification) >= rank(alert)
 }
 
+/// The notification's fields as Slack-style attachment fields, which
+/// Rocket.Chat reads the same way.
+fn attachment_fields(n: &Notification) -> Vec<serde_json::Value> {
+    n.fields
+        .iter()
+        .map(|(title, value)| serde_json::json!({"title": title, "value": value, "short": false}))
+        .collect()
+}
+
 pub fn severity_name(severity: AlertSeverity) -> &'static str {
     match severity {
         AlertSeverity::Info => "info",

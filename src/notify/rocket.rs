@@ -13,11 +13,7 @@ pub fn payload(env: &Envelope, n: &Notification) -> Value {
         AlertSeverity::Warn => "#daa038",
         AlertSeverity::Error => "#a30200",
     };
-    let fields: Vec<Value> = n
-        .fields
-        .iter()
-        .map(|(title, value)| json!({"title": title, "value": value, "short": false}))
-        .collect();
+    let fields = super::attachment_fields(n);
     json!({
         "channel": format!("#{}", env.channel.trim_start_matches('#')),
         "alias": env.username,

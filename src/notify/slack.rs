@@ -14,11 +14,7 @@ pub fn payload(env: &Envelope, n: &Notification) -> Value {
         AlertSeverity::Warn => "warning",
         AlertSeverity::Error => "danger",
     };
-    let fields: Vec<Value> = n
-        .fields
-        .iter()
-        .map(|(title, value)| json!({"title": title, "value": value, "short": false}))
-        .collect();
+    let fields = super::attachment_fields(n);
     json!({
         "channel": env.channel,
         "username": env.username,
