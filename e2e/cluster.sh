@@ -218,9 +218,10 @@ cmd_up() {
 }
 
 # gone PID TENTHS: waits up to TENTHS/10 s for PID to exit.
+# (The counter must not be `_`: bash sets $_ to the last argument, here "0.1".)
 gone() {
-  local _
-  for (( _ = 0; _ < $2; _++ )); do [[ -d /proc/$1 ]] || return 0; sleep 0.1; done
+  local n
+  for (( n = 0; n < $2; n++ )); do [[ -d /proc/$1 ]] || return 0; sleep 0.1; done
   [[ ! -d /proc/$1 ]]
 }
 

@@ -192,17 +192,32 @@ pub async fn wait_for_status(
     timeout: Duration,
     check: impl Fn(&serin::api::CanaryStatus) -> bool,
 ) -> anyhow::Result<Canary> {
+    // A watch, not a poll: intermediate states (one failed check, one step)
+    // may last less than a poll period on a loaded machine.
+    use futures::StreamExt;
+    use kube::runtime::{WatchStreamExt, watcher};
     let api: Api<Canary> = ctx.api();
-    let check = &check;
-    wait::poll_until(what, timeout, Duration::from_millis(200), || {
-        let api = api.clone();
-        async move {
-            let canary = api.get(name).await?;
-            let ok = canary.status.as_ref().is_some_and(check);
-            Ok(ok.then_some(canary))
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let mut seen = Box::pin(watcher(api, config).applied_objects());
+    let mut last = String::from("no status yet");
+    let watch = async {
+        while let Some(canary) = seen.next().await {
+            let canary = canary?;
+            if let Some(status) = canary.status.as_ref() {
+                if check(status) {
+                    return Ok(canary);
+                }
+                last = format!("{:?} {:?}", status.phase, status.message);
+            }
         }
-    })
-    .await
+        Err(anyhow!("the watch of Canary {name} ended"))
+    };
+    match tokio::time::timeout(timeout, watch).await {
+        Ok(found) => found,
+        Err(_) => Err(anyhow!(
+            "timed out after {timeout:?} waiting for {what}; last status: {last}"
+        )),
+    }
 }
 
 /// Asserts that `check` keeps holding for `period`: for properties such as
