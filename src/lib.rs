@@ -2,6 +2,7 @@
 
 pub mod analysis;
 pub mod api;
+pub mod applied;
 pub mod cli;
 pub mod controller;
 pub mod crdgen;

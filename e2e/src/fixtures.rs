@@ -246,6 +246,15 @@ pub async fn holds_for(
 
 /// Reasons of the events recorded for a Canary, oldest first.
 pub async fn event_reasons(ctx: &TestContext, name: &str) -> anyhow::Result<Vec<String>> {
+    Ok(events(ctx, name)
+        .await?
+        .into_iter()
+        .map(|(reason, _)| reason)
+        .collect())
+}
+
+/// `(reason, note)` of the events of Canary `name`, oldest first.
+pub async fn events(ctx: &TestContext, name: &str) -> anyhow::Result<Vec<(String, String)>> {
     let api: Api<k8s_openapi::api::events::v1::Event> = ctx.api();
     let mut events: Vec<_> = api
         .list(&Default::default())
@@ -259,7 +268,10 @@ pub async fn event_reasons(ctx: &TestContext, name: &str) -> anyhow::Result<Vec<
         })
         .collect();
     events.sort_by_key(|e| e.event_time.clone().map(|t| t.0));
-    Ok(events.into_iter().filter_map(|e| e.reason).collect())
+    Ok(events
+        .into_iter()
+        .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+        .collect())
 }
 
 /// The usual start of a rollout test: serin's and Gateway API's CRDs, a

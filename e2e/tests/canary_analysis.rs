@@ -81,10 +81,12 @@ async fn a_healthy_canary_promotes_on_the_builtin_metrics() {
             l.starts_with("flagger_canary_metric_analysis{") && l.contains("metric=\"request-success-rate\"")
         });
         assert!(exported.is_some(), "/metrics carries the metric's value");
-        let reasons = fixtures::event_reasons(&ctx, "podinfo").await?;
+        let events = fixtures::events(&ctx, "podinfo").await?;
         assert!(
-            reasons.iter().any(|r| r == "MetricsChecked"),
-            "an event per judged step: {reasons:?}"
+            events
+                .iter()
+                .any(|(reason, note)| reason == "Advanced" && note.contains("request-success-rate")),
+            "a judged step's event carries the metric values: {events:?}"
         );
         let status = done.status.unwrap_or_default();
         assert_eq!(status.failed_checks, 0, "no failed check for a healthy canary");

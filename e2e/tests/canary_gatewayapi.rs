@@ -8,7 +8,7 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use kube::Api;
-use kube::api::{DynamicObject, PostParams};
+use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 use serin::api::Phase;
@@ -123,6 +123,33 @@ async fn gatewayapi_canary_initializes_steps_weights_and_promotes() {
             let routes = routes.clone();
             async move { Ok((route_weights(&routes.get("podinfo").await?) == Some((100, 0))).then_some(())) }
         })
+        .await?;
+
+        // Services too, though an idle reconcile does not rewrite them:
+        // a changed selector is put back, a deleted Service comes back.
+        let services: Api<Service> = ctx.api();
+        let patch = json!({ "spec": { "selector": { "app": "someone-else" } } });
+        services
+            .patch("podinfo-primary", &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+        services.delete("podinfo-canary", &Default::default()).await?;
+        wait::poll_until(
+            "serin to restore its Services",
+            Duration::from_secs(15),
+            Duration::from_millis(100),
+            || {
+                let services = services.clone();
+                async move {
+                    let primary = services.get("podinfo-primary").await?;
+                    let selector = primary.spec.and_then(|s| s.selector).unwrap_or_default();
+                    let canary_back = services.get_opt("podinfo-canary").await?.is_some();
+                    Ok(
+                        (selector.get("app").map(String::as_str) == Some("podinfo-primary") && canary_back)
+                            .then_some(()),
+                    )
+                }
+            },
+        )
         .await?;
 
         // 4. /metrics reports the canary under Flagger's names.

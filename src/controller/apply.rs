@@ -47,7 +47,11 @@ impl Applier<'_> {
             Action::ApplyRouting(weights) => {
                 let target = self.target()?;
                 for service in workload::services(self.canary, target)? {
-                    self.apply(&self.api::<Service>(), &service).await?;
+                    let pending = self.ctx.applied.check(&self.namespace, &service);
+                    if !pending.is_current() {
+                        let written = self.apply(&self.api::<Service>(), &service).await?;
+                        self.ctx.applied.wrote(pending, written.resource_version());
+                    }
                 }
                 self.router.apply(self.canary, *weights).await?;
                 Ok(())
@@ -101,23 +105,24 @@ impl Applier<'_> {
         Api::namespaced(self.ctx.client.clone(), &self.namespace)
     }
 
-    async fn apply<K>(&self, api: &Api<K>, obj: &K) -> Result<(), ReconcileError>
+    async fn apply<K>(&self, api: &Api<K>, obj: &K) -> Result<K, ReconcileError>
     where
         K: Resource + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
         K::DynamicType: Default,
     {
         let name = obj.name_any();
-        api.patch(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(obj),
-        )
-        .await
-        .map_err(ReconcileError::api(format!(
-            "applying {} {name}",
-            K::kind(&Default::default())
-        )))?;
-        Ok(())
+        let written = api
+            .patch(
+                &name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(obj),
+            )
+            .await
+            .map_err(ReconcileError::api(format!(
+                "applying {} {name}",
+                K::kind(&Default::default())
+            )))?;
+        Ok(written)
     }
 
     /// The primary from the target's current spec, with `-primary` copies of

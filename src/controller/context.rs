@@ -30,6 +30,8 @@ pub struct Context {
     pub notifier: crate::notify::Notifier,
     /// Resource versions of serin's own status writes, to spot outdated cached copies.
     pub written: super::freshness::Written,
+    /// What serin last applied to the objects it owns, so unchanged ones are not rewritten.
+    pub applied: Arc<crate::applied::Applied>,
     /// Only the leader acts; others keep their caches warm.
     pub leader: watch::Receiver<bool>,
 }

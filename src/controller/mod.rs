@@ -13,8 +13,10 @@ mod watch;
 use std::sync::Arc;
 
 use futures::StreamExt;
+use futures::TryStreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use kube::core::PartialObjectMeta;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
@@ -25,6 +27,7 @@ use tokio::sync::watch as tokio_watch;
 pub use self::error::ReconcileError;
 pub use self::observe::FINALIZER;
 use crate::api::Canary;
+use crate::applied::Applied;
 use crate::cli::ControllerArgs;
 use crate::error::Error;
 use crate::ops::{Health, LeaderConfig, LeaderElector, Metrics, default_identity};
@@ -92,6 +95,7 @@ pub async fn run(args: ControllerArgs) -> Result<(), Error> {
     let (config_maps, config_map_events) = shared_cache::<ConfigMap>(&client, args.namespace.as_deref())?;
     let (secrets, secret_events) = shared_cache::<Secret>(&client, args.namespace.as_deref())?;
 
+    let applied = Arc::new(crate::applied::Applied::default());
     let controller = Controller::new(canaries, watcher::Config::default().any_semantic());
     let canary_store = controller.store();
     let ctx = Arc::new(context::Context {
@@ -113,6 +117,7 @@ pub async fn run(args: ControllerArgs) -> Result<(), Error> {
         notifier: crate::notify::Notifier::new(),
         default_provider: args.provider.clone(),
         metrics_server: args.metrics_server.clone(),
+        applied: applied.clone(),
         leader: leader.clone(),
     });
 
@@ -144,17 +149,20 @@ pub async fn run(args: ControllerArgs) -> Result<(), Error> {
     // weights is put back at once; without it, serin runs and says so.
     let routes: Api<HTTPRoute> = scoped(&client, args.namespace.as_deref());
     let controller = match routes.list(&kube::api::ListParams::default().limit(1)).await {
-        Ok(_) => controller.owns(routes, watcher::Config::default()),
+        Ok(_) => controller.owns_stream(owned_metadata::<HTTPRoute>(
+            scoped(&client, args.namespace.as_deref()),
+            applied.clone(),
+        )),
         Err(err) => {
             tracing::info!(error = %err, "not watching HTTPRoutes: the Gateway API CRDs are not installed");
             controller
         }
     };
     let running = controller
-        .owns(
-            scoped::<Service>(&client, args.namespace.as_deref()),
-            watcher::Config::default(),
-        )
+        .owns_stream(owned_metadata::<Service>(
+            scoped(&client, args.namespace.as_deref()),
+            applied,
+        ))
         .watches_shared_stream(deployment_events, move |dep| {
             watch::canaries_for_deployment(&c1, &dep)
         })
@@ -204,6 +212,25 @@ where
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     }
+}
+
+/// Objects serin owns are watched by metadata only: what a reconcile needs
+/// is a trigger, plus the resourceVersions that let [`Applied`] skip
+/// rewriting objects nobody changed.
+fn owned_metadata<K>(
+    api: Api<PartialObjectMeta<K>>,
+    applied: Arc<Applied>,
+) -> impl futures::Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static
+where
+    K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    watcher(api, watcher::Config::default())
+        .default_backoff()
+        .map_ok(move |event| {
+            applied.observe(&event);
+            event
+        })
+        .touched_objects()
 }
 
 /// One watch per kind feeds both a cache (read by reconciles) and the

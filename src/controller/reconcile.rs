@@ -88,6 +88,7 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
     let mut observed = observe(ctx, canary, &spec, now)?;
     // Events of the checks, published with the decision's so webhooks hear them too.
     let mut events = Vec::new();
+    let mut checked = None;
     // Queries cost the metrics server and take time: only for a due step of
     // a canary that can be judged (decide ignores results otherwise).
     if rollout::analysis_due(&spec, &status, now) && canary_ready(&observed.obs.target) {
@@ -114,7 +115,6 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
                     .set_metric_value(&namespace, &spec.target_ref.name, &check.name, value);
             }
         }
-        // The same values status.lastAnalysis and /metrics get, as one event per step.
         if !result.checks.is_empty() {
             let message = result
                 .checks
@@ -122,11 +122,7 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
                 .map(|c| c.message.as_str())
                 .collect::<Vec<_>>()
                 .join("; ");
-            events.push(Event {
-                warning: false,
-                reason: "MetricsChecked".to_string(),
-                message,
-            });
+            checked = Some(message);
         }
         observed.obs.analysis = Some(result);
     }
@@ -144,10 +140,10 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
         canary: &deciding,
         spec: &spec,
         observed: &observed,
-        router: router::router_for(&provider, ctx.client.clone())?,
+        router: router::router_with(&provider, ctx.client.clone(), ctx.applied.clone())?,
         namespace: namespace.clone(),
     };
-    events.extend(decision.events.iter().cloned());
+    events.extend(with_metrics(&decision.events, checked));
     for action in &decision.actions {
         tracing::debug!(canary = %canary.name_any(), %namespace, ?action, "carrying out");
         if *action == rollout::Action::PostRollout {
@@ -268,6 +264,25 @@ pub(super) async fn publish(ctx: &Context, canary: &Canary, event: &Event) {
     }
 }
 
+/// The same values status.lastAnalysis and /metrics get, in the event of the
+/// step they decided (one event write per step, not two), or in a
+/// `MetricsChecked` event of their own when the step decided nothing.
+fn with_metrics(decided: &[Event], checked: Option<String>) -> Vec<Event> {
+    let mut events = decided.to_vec();
+    let Some(checked) = checked else {
+        return events;
+    };
+    match events.first_mut() {
+        Some(first) => first.message = format!("{} ({checked})", first.message),
+        None => events.push(Event {
+            warning: false,
+            reason: "MetricsChecked".to_string(),
+            message: checked,
+        }),
+    }
+    events
+}
+
 fn truncate(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_string();
@@ -281,4 +296,39 @@ fn truncate(text: &str, max: usize) -> String {
 
 fn canary_ready(target: &TargetState) -> bool {
     matches!(target, TargetState::Found { workload, .. } if workload.readiness == Readiness::Ready && workload.replicas > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(reason: &str, message: &str) -> Event {
+        Event {
+            warning: false,
+            reason: reason.into(),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn metric_values_ride_on_the_event_of_the_step_they_decided() {
+        let events = with_metrics(
+            &[event("Advanced", "Advance canary weight to 20")],
+            Some("request-success-rate 99.5 (min 99): Pass".into()),
+        );
+        assert_eq!(
+            events,
+            [event(
+                "Advanced",
+                "Advance canary weight to 20 (request-success-rate 99.5 (min 99): Pass)"
+            )]
+        );
+    }
+
+    #[test]
+    fn metric_values_of_a_step_that_decided_nothing_get_an_event_of_their_own() {
+        let events = with_metrics(&[], Some("latency no value: Hold".into()));
+        assert_eq!(events, [event("MetricsChecked", "latency no value: Hold")]);
+        assert_eq!(with_metrics(&[event("Held", "x")], None), [event("Held", "x")]);
+    }
 }

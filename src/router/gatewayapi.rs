@@ -24,15 +24,17 @@ use super::gatewayapi_types::{GROUP, HTTPRoute, VERSION};
 use super::original::{Restored, RoutingObject};
 use super::{FIELD_MANAGER, Router, RouterError, apex_name, controlled_by, delete_exactly, namespace};
 use crate::api::Canary;
+use crate::applied::Applied;
 use crate::rollout::Weights;
 
 pub struct GatewayApiRouter {
     client: Client,
+    applied: Arc<Applied>,
 }
 
 impl GatewayApiRouter {
-    pub fn new(client: Client) -> Self {
-        Self { client }
+    pub fn new(client: Client, applied: Arc<Applied>) -> Self {
+        Self { client, applied }
     }
 
     fn api(&self, canary: &Canary) -> Result<(Api<HTTPRoute>, String), RouterError> {
@@ -56,8 +58,8 @@ impl GatewayApiRouter {
     }
 }
 
-pub(crate) fn router(client: Client) -> Arc<dyn Router> {
-    Arc::new(GatewayApiRouter::new(client))
+pub(crate) fn router(client: Client, applied: Arc<Applied>) -> Arc<dyn Router> {
+    Arc::new(GatewayApiRouter::new(client, applied))
 }
 
 #[async_trait]
@@ -70,13 +72,19 @@ impl Router for GatewayApiRouter {
         let route = http_route(canary, weights)?;
         let (api, namespace) = self.api(canary)?;
         let name = apex_name(canary);
+        let pending = self.applied.check(&namespace, &route);
+        if pending.is_current() {
+            return Ok(());
+        }
         self.route(&namespace, name).preserve(canary).await?;
         // Forced: serin is the authority on the fields it sends (the rules
         // above all); everything else on the object stays with its owners.
         let params = PatchParams::apply(FIELD_MANAGER).force();
-        api.patch(name, &params, &Patch::Apply(&route))
+        let written = api
+            .patch(name, &params, &Patch::Apply(&route))
             .await
             .map_err(|err| api_error("apply", &namespace, name, err))?;
+        self.applied.wrote(pending, written.resource_version());
         Ok(())
     }
 

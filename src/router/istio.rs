@@ -33,15 +33,27 @@ use super::{
     FIELD_MANAGER, Router, RouterError, apex_name, controlled_by, delete_exactly, namespace, owner_reference,
 };
 use crate::api::{Canary, CustomMetadata};
+use crate::applied::Applied;
 use crate::rollout::Weights;
 
 pub struct IstioRouter {
     client: Client,
+    applied: Arc<Applied>,
 }
 
 impl IstioRouter {
-    pub fn new(client: Client) -> Self {
-        Self { client }
+    pub fn new(client: Client, applied: Arc<Applied>) -> Self {
+        Self { client, applied }
+    }
+
+    async fn apply<K: IstioObject>(&self, namespace: &str, object: &K) -> Result<(), RouterError> {
+        let pending = self.applied.check(namespace, object);
+        if pending.is_current() {
+            return Ok(());
+        }
+        let written = apply(&self.api(namespace), namespace, object).await?;
+        self.applied.wrote(pending, written);
+        Ok(())
     }
 
     fn api<K: IstioObject>(&self, namespace: &str) -> Api<K> {
@@ -58,8 +70,8 @@ impl IstioRouter {
     }
 }
 
-pub(crate) fn router(client: Client) -> Arc<dyn Router> {
-    Arc::new(IstioRouter::new(client))
+pub(crate) fn router(client: Client, applied: Arc<Applied>) -> Arc<dyn Router> {
+    Arc::new(IstioRouter::new(client, applied))
 }
 
 #[async_trait]
@@ -74,12 +86,15 @@ impl Router for IstioRouter {
         let namespace = namespace(canary)?;
         // The rules first, so traffic never reaches a host before its policy does.
         for rule in &rules {
-            apply(&self.api(&namespace), &namespace, rule).await?;
+            self.apply(&namespace, rule).await?;
+        }
+        if self.applied.check(&namespace, &vs).is_current() {
+            return Ok(());
         }
         self.virtual_service(&namespace, apex_name(canary))
             .preserve(canary)
             .await?;
-        apply(&self.api(&namespace), &namespace, &vs).await
+        self.apply(&namespace, &vs).await
     }
 
     async fn weights(&self, canary: &Canary) -> Result<Option<Weights>, RouterError> {
@@ -137,15 +152,21 @@ impl IstioObject for DestinationRule {
     const KIND: &'static str = "DestinationRule";
 }
 
-async fn apply<K: IstioObject>(api: &Api<K>, namespace: &str, object: &K) -> Result<(), RouterError> {
+/// Server-side applies `object`; the resourceVersion it has now.
+async fn apply<K: IstioObject>(
+    api: &Api<K>,
+    namespace: &str,
+    object: &K,
+) -> Result<Option<String>, RouterError> {
     let name = object.meta().name.as_deref().unwrap_or_default();
     // Forced: serin is the authority on the fields it sends (the route list
     // above all); everything else on the object stays with its owners.
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    api.patch(name, &params, &Patch::Apply(object))
+    let written = api
+        .patch(name, &params, &Patch::Apply(object))
         .await
         .map_err(|err| api_error::<K>("apply", namespace, name, err))?;
-    Ok(())
+    Ok(written.meta().resource_version.clone())
 }
 
 async fn remove<K: IstioObject>(

@@ -8,13 +8,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use kube::Client;
 
+use crate::applied::Applied;
+
 use super::{Router, RouterError};
 use crate::api::Canary;
 use crate::rollout::Weights;
 
 pub struct KubernetesRouter;
 
-pub(crate) fn router(_client: Client) -> Arc<dyn Router> {
+pub(crate) fn router(_client: Client, _applied: Arc<Applied>) -> Arc<dyn Router> {
     Arc::new(KubernetesRouter)
 }
 

@@ -28,8 +28,8 @@
 //! Canary is taken over, but its spec is saved first and put back on
 //! `remove` (see [`original`]).
 //!
-//! Adding a provider: a new module with a constructor `fn(Client) ->
-//! Arc<dyn Router>`, and one line in [`PROVIDERS`].
+//! Adding a provider: a new module with a constructor `fn(Client,
+//! Arc<Applied>) -> Arc<dyn Router>`, and one line in [`PROVIDERS`].
 
 use std::sync::Arc;
 
@@ -38,6 +38,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::{Client, Resource, ResourceExt};
 
 use crate::api::Canary;
+use crate::applied::Applied;
 use crate::rollout::Weights;
 
 mod affinity;
@@ -80,7 +81,7 @@ pub trait Router: Send + Sync {
     async fn remove(&self, canary: &Canary) -> Result<(), RouterError>;
 }
 
-type Constructor = fn(Client) -> Arc<dyn Router>;
+type Constructor = fn(Client, Arc<Applied>) -> Arc<dyn Router>;
 
 /// Provider names and their routers, in the order error messages list them.
 const PROVIDERS: &[(&str, Constructor)] = &[
@@ -94,12 +95,23 @@ const PROVIDERS: &[(&str, Constructor)] = &[
     ("smi:v1alpha3", smi::smi_v1alpha3),
 ];
 
-/// The router for a provider name (`spec.provider`, else the controller's default).
+/// The router for a provider name (`spec.provider`, else the controller's
+/// default), writing every apply (it remembers nothing between calls).
 pub fn router_for(provider: &str, client: Client) -> Result<Arc<dyn Router>, RouterError> {
+    router_with(provider, client, Arc::default())
+}
+
+/// The router for a provider name that skips applies `applied` knows to
+/// change nothing (see [`crate::applied`]).
+pub fn router_with(
+    provider: &str,
+    client: Client,
+    applied: Arc<Applied>,
+) -> Result<Arc<dyn Router>, RouterError> {
     PROVIDERS
         .iter()
         .find(|(name, _)| *name == provider)
-        .map(|(_, construct)| construct(client))
+        .map(|(_, construct)| construct(client, applied))
         .ok_or_else(|| RouterError::UnsupportedProvider {
             provider: provider.to_string(),
             supported: supported_providers(),

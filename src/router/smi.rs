@@ -23,20 +23,23 @@ use super::original::{Restored, RoutingObject};
 use super::smi_types::{GROUP, KIND, TrafficSplitVersion, v1alpha1, v1alpha2, v1alpha3};
 use super::{FIELD_MANAGER, Router, RouterError, apex_name, controlled_by, delete_exactly, namespace};
 use crate::api::Canary;
+use crate::applied::Applied;
 use crate::rollout::Weights;
 
 /// A TrafficSplit router writing version `S`.
 pub struct SmiRouter<S> {
     client: Client,
+    applied: Arc<Applied>,
     name: &'static str,
     version: PhantomData<fn() -> S>,
 }
 
 impl<S: TrafficSplitVersion> SmiRouter<S> {
     /// `name` is the provider name the router reports.
-    pub fn new(client: Client, name: &'static str) -> Self {
+    pub fn new(client: Client, applied: Arc<Applied>, name: &'static str) -> Self {
         Self {
             client,
+            applied,
             name,
             version: PhantomData,
         }
@@ -63,20 +66,34 @@ impl<S: TrafficSplitVersion> SmiRouter<S> {
     }
 }
 
-pub(crate) fn linkerd(client: Client) -> Arc<dyn Router> {
-    Arc::new(SmiRouter::<v1alpha1::TrafficSplit>::new(client, "linkerd"))
+pub(crate) fn linkerd(client: Client, applied: Arc<Applied>) -> Arc<dyn Router> {
+    Arc::new(SmiRouter::<v1alpha1::TrafficSplit>::new(
+        client, applied, "linkerd",
+    ))
 }
 
-pub(crate) fn smi_v1alpha1(client: Client) -> Arc<dyn Router> {
-    Arc::new(SmiRouter::<v1alpha1::TrafficSplit>::new(client, "smi:v1alpha1"))
+pub(crate) fn smi_v1alpha1(client: Client, applied: Arc<Applied>) -> Arc<dyn Router> {
+    Arc::new(SmiRouter::<v1alpha1::TrafficSplit>::new(
+        client,
+        applied,
+        "smi:v1alpha1",
+    ))
 }
 
-pub(crate) fn smi_v1alpha2(client: Client) -> Arc<dyn Router> {
-    Arc::new(SmiRouter::<v1alpha2::TrafficSplit>::new(client, "smi:v1alpha2"))
+pub(crate) fn smi_v1alpha2(client: Client, applied: Arc<Applied>) -> Arc<dyn Router> {
+    Arc::new(SmiRouter::<v1alpha2::TrafficSplit>::new(
+        client,
+        applied,
+        "smi:v1alpha2",
+    ))
 }
 
-pub(crate) fn smi_v1alpha3(client: Client) -> Arc<dyn Router> {
-    Arc::new(SmiRouter::<v1alpha3::TrafficSplit>::new(client, "smi:v1alpha3"))
+pub(crate) fn smi_v1alpha3(client: Client, applied: Arc<Applied>) -> Arc<dyn Router> {
+    Arc::new(SmiRouter::<v1alpha3::TrafficSplit>::new(
+        client,
+        applied,
+        "smi:v1alpha3",
+    ))
 }
 
 #[async_trait]
@@ -89,13 +106,19 @@ impl<S: TrafficSplitVersion> Router for SmiRouter<S> {
         let split: S = traffic_split(canary, weights)?;
         let (api, namespace) = self.api(canary)?;
         let name = apex_name(canary);
+        let pending = self.applied.check(&namespace, &split);
+        if pending.is_current() {
+            return Ok(());
+        }
         self.split(&namespace, name).preserve(canary).await?;
         // Forced: serin is the authority on the service and backends;
         // everything else on the object stays with its owners.
         let params = PatchParams::apply(FIELD_MANAGER).force();
-        api.patch(name, &params, &Patch::Apply(&split))
+        let written = api
+            .patch(name, &params, &Patch::Apply(&split))
             .await
             .map_err(|err| api_error::<S>("apply", &namespace, name, err))?;
+        self.applied.wrote(pending, written.resource_version());
         Ok(())
     }
 
