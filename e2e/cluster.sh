@@ -7,9 +7,14 @@
 #   e2e/cluster.sh down     stop what `up` started (by recorded PID) and remove its directory
 #   e2e/cluster.sh status   say what runs
 #   e2e/cluster.sh env      print the exports tests need (eval "$(e2e/cluster.sh env)")
+#   e2e/cluster.sh stop C   stop one component of a running cluster (chaos tests)
+#   e2e/cluster.sh start C  start it again with the same flags
 #
 # Settings (environment): SERIN_E2E_DIR (working directory), SERIN_E2E_CACHE
-# (binary cache), SERIN_E2E_NODES (fake nodes, default 2), and the ports below.
+# (binary cache), SERIN_E2E_NODES (fake nodes, default 2), SERIN_E2E_NODE_PODS
+# (pods per node, default 110), the ports below, and extra flags for scale
+# runs: SERIN_E2E_APISERVER_ARGS, SERIN_E2E_CONTROLLER_MANAGER_ARGS,
+# SERIN_E2E_SCHEDULER_ARGS (split on spaces; `up` records them for `start`).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,6 +27,7 @@ APISERVER_PORT=${SERIN_E2E_APISERVER_PORT:-16443}
 KWOK_PORT=${SERIN_E2E_KWOK_PORT:-10247}
 PROMETHEUS_PORT=${SERIN_E2E_PROMETHEUS_PORT:-19090}
 NODES=${SERIN_E2E_NODES:-2}
+NODE_PODS=${SERIN_E2E_NODE_PODS:-110}
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok prometheus)
 KUBECTL=$K8S_BIN/kubectl
 
@@ -141,8 +147,8 @@ metadata:
   annotations: {kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0"}
   labels: {type: kwok, kubernetes.io/hostname: kwok-node-$i, kubernetes.io/os: linux, kubernetes.io/arch: amd64}
 status:
-  allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
-  capacity: {cpu: "32", memory: 256Gi, pods: "110"}
+  allocatable: {cpu: "32", memory: 256Gi, pods: "$NODE_PODS"}
+  capacity: {cpu: "32", memory: 256Gi, pods: "$NODE_PODS"}
 YAML
   done
 }
@@ -156,6 +162,69 @@ nodes_ready() {
 
 default_sa() { "$KUBECTL" --kubeconfig "$DIR/kubeconfig" -n default get serviceaccount default; }
 
+# Extra flags of scale runs; `up` records them in $DIR/settings.sh.
+read -r -a APISERVER_ARGS <<<"${SERIN_E2E_APISERVER_ARGS:-}"
+read -r -a CONTROLLER_MANAGER_ARGS <<<"${SERIN_E2E_CONTROLLER_MANAGER_ARGS:-}"
+read -r -a SCHEDULER_ARGS <<<"${SERIN_E2E_SCHEDULER_ARGS:-}"
+
+# start_component NAME: starts one component with its flags and waits for it
+# where later components depend on it.
+start_component() {
+  local kc=$DIR/kubeconfig
+  local common=(--kubeconfig="$kc" --authentication-kubeconfig="$kc" --authorization-kubeconfig="$kc"
+    --leader-elect=false --bind-address=127.0.0.1)
+  case $1 in
+    etcd)
+      start etcd "$ETCD_BIN/etcd" --name=serin-e2e --data-dir="$DIR/etcd" --unsafe-no-fsync=true \
+        --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
+        --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+        --initial-cluster="serin-e2e=http://127.0.0.1:$ETCD_PEER_PORT" --listen-metrics-urls="" --log-level=warn
+      wait_until etcd 30 curl -sf --max-time 2 "http://127.0.0.1:$ETCD_PORT/health"
+      ;;
+    kube-apiserver)
+      start kube-apiserver "$K8S_BIN/kube-apiserver" --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+        --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
+        --tls-cert-file="$DIR/pki/apiserver.crt" --tls-private-key-file="$DIR/pki/apiserver.key" \
+        --client-ca-file="$DIR/pki/ca.crt" --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+        --service-account-key-file="$DIR/pki/sa.pub" --service-account-signing-key-file="$DIR/pki/sa.key" \
+        --service-cluster-ip-range=10.96.0.0/16 --authorization-mode=Node,RBAC --allow-privileged=true \
+        --enable-priority-and-fairness=false --event-ttl=1h "${APISERVER_ARGS[@]}"
+      wait_until kube-apiserver 90 api_ready
+      ;;
+    kube-controller-manager)
+      start kube-controller-manager "$K8S_BIN/kube-controller-manager" "${common[@]}" --secure-port=0 \
+        --service-account-private-key-file="$DIR/pki/sa.key" --root-ca-file="$DIR/pki/ca.crt" \
+        --use-service-account-credentials=false --controllers='*,-nodeipam' --node-monitor-grace-period=60s \
+        "${CONTROLLER_MANAGER_ARGS[@]}"
+      ;;
+    kube-scheduler)
+      start kube-scheduler "$K8S_BIN/kube-scheduler" "${common[@]}" --secure-port=0 "${SCHEDULER_ARGS[@]}"
+      ;;
+    kwok)
+      # Pods labelled serin.dev/e2e-unready never become ready: tests use them
+      # for workloads that miss their progress deadline.
+      mkdir -p "$DIR/stages"
+      sed "/^    matchExpressions:/a\\    - key: '.metadata.labels.\"serin.dev/e2e-unready\"'\\n      operator: 'DoesNotExist'" \
+        "$KWOK_STAGES/pod/fast/pod-ready.yaml" >"$DIR/stages/pod-ready.yaml"
+      grep -q 'serin.dev/e2e-unready' "$DIR/stages/pod-ready.yaml" || die "could not write the unready pod stage"
+      local stages=(-c "$DIR/stages/pod-ready.yaml") s
+      for s in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+        pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+        [[ -f $KWOK_STAGES/$s ]] || die "kwok stage $s missing from $KWOK_STAGES"
+        stages+=(-c "$KWOK_STAGES/$s")
+      done
+      start kwok "$KWOK_BIN/kwok" --kubeconfig="$kc" --manage-all-nodes=true --node-lease-duration-seconds=40 \
+        --cidr=10.244.0.0/16 --node-ip=127.0.0.1 --server-address="127.0.0.1:$KWOK_PORT" "${stages[@]}"
+      ;;
+    prometheus)
+      start prometheus prometheus --config.file="$DIR/prometheus/prometheus.yml" \
+        --storage.tsdb.path="$DIR/prometheus/data" --storage.tsdb.retention.time=1d \
+        --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" --web.enable-lifecycle --web.enable-remote-write-receiver
+      ;;
+    *) die "unknown component $1 (one of: ${COMPONENTS[*]})" ;;
+  esac
+}
+
 cmd_up() {
   if all_running && api_ready; then log "already up in $DIR"; return; fi
   if [[ -d $DIR ]]; then log "found a partial environment in $DIR; replacing it"; cmd_down; fi
@@ -168,48 +237,10 @@ cmd_up() {
   pki
   prometheus_config
   local kc=$DIR/kubeconfig
-  local common=(--kubeconfig="$kc" --authentication-kubeconfig="$kc" --authorization-kubeconfig="$kc"
-    --leader-elect=false --bind-address=127.0.0.1)
+  # Recorded so `start` brings a component back exactly as `up` started it.
+  declare -p APISERVER_ARGS CONTROLLER_MANAGER_ARGS SCHEDULER_ARGS NODES NODE_PODS >"$DIR/settings.sh"
 
-  start etcd "$ETCD_BIN/etcd" --name=serin-e2e --data-dir="$DIR/etcd" --unsafe-no-fsync=true \
-    --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
-    --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
-    --initial-cluster="serin-e2e=http://127.0.0.1:$ETCD_PEER_PORT" --listen-metrics-urls="" --log-level=warn
-  wait_until etcd 30 curl -sf --max-time 2 "http://127.0.0.1:$ETCD_PORT/health"
-
-  start kube-apiserver "$K8S_BIN/kube-apiserver" --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
-    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
-    --tls-cert-file="$DIR/pki/apiserver.crt" --tls-private-key-file="$DIR/pki/apiserver.key" \
-    --client-ca-file="$DIR/pki/ca.crt" --service-account-issuer=https://kubernetes.default.svc.cluster.local \
-    --service-account-key-file="$DIR/pki/sa.pub" --service-account-signing-key-file="$DIR/pki/sa.key" \
-    --service-cluster-ip-range=10.96.0.0/16 --authorization-mode=Node,RBAC --allow-privileged=true \
-    --enable-priority-and-fairness=false --event-ttl=1h
-  wait_until kube-apiserver 90 api_ready
-
-  start kube-controller-manager "$K8S_BIN/kube-controller-manager" "${common[@]}" --secure-port=0 \
-    --service-account-private-key-file="$DIR/pki/sa.key" --root-ca-file="$DIR/pki/ca.crt" \
-    --use-service-account-credentials=false --controllers='*,-nodeipam' --node-monitor-grace-period=60s
-  start kube-scheduler "$K8S_BIN/kube-scheduler" "${common[@]}" --secure-port=0
-
-  # Pods labelled serin.dev/e2e-unready never become ready: tests use them
-  # for workloads that miss their progress deadline.
-  mkdir -p "$DIR/stages"
-  sed "/^    matchExpressions:/a\\    - key: '.metadata.labels.\"serin.dev/e2e-unready\"'\\n      operator: 'DoesNotExist'" \
-    "$KWOK_STAGES/pod/fast/pod-ready.yaml" >"$DIR/stages/pod-ready.yaml"
-  grep -q 'serin.dev/e2e-unready' "$DIR/stages/pod-ready.yaml" || die "could not write the unready pod stage"
-  local stages=(-c "$DIR/stages/pod-ready.yaml") s
-  for s in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
-    pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
-    [[ -f $KWOK_STAGES/$s ]] || die "kwok stage $s missing from $KWOK_STAGES"
-    stages+=(-c "$KWOK_STAGES/$s")
-  done
-  start kwok "$KWOK_BIN/kwok" --kubeconfig="$kc" --manage-all-nodes=true --node-lease-duration-seconds=40 \
-    --cidr=10.244.0.0/16 --node-ip=127.0.0.1 --server-address="127.0.0.1:$KWOK_PORT" "${stages[@]}"
-
-  start prometheus prometheus --config.file="$DIR/prometheus/prometheus.yml" \
-    --storage.tsdb.path="$DIR/prometheus/data" --storage.tsdb.retention.time=1d \
-    --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" --web.enable-lifecycle --web.enable-remote-write-receiver
-
+  for c in "${COMPONENTS[@]}"; do start_component "$c"; done
   nodes_manifest | "$KUBECTL" --kubeconfig "$kc" apply -f - >/dev/null
   wait_until "$NODES Ready kwok nodes" 90 nodes_ready
   wait_until "the default ServiceAccount" 60 default_sa
@@ -258,15 +289,38 @@ cmd_env() {
   echo "export SERIN_E2E_HELM=$HELM_BIN/helm"
 }
 
+# stop NAME: stops one component (SIGTERM, then SIGKILL), leaving the rest running.
+cmd_stop() {
+  local pid
+  pid=$(running "$1") || die "$1 is not running"
+  kill -TERM "$pid" 2>/dev/null || true
+  gone "$pid" 50 || { kill -KILL "$pid" 2>/dev/null || true; gone "$pid" 50 || die "$1 (pid $pid) survived SIGKILL"; }
+  log "stopped $1 (pid $pid)"
+}
+
+cmd_start() {
+  [[ -f $DIR/settings.sh ]] || die "no cluster in $DIR: run up first"
+  if running "$1" >/dev/null; then log "$1 already runs"; return; fi
+  start_component "$1"
+  if [[ $1 == prometheus ]]; then
+    wait_until prometheus 60 curl -sf --max-time 2 "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"
+  fi
+}
+
 # One invocation at a time per directory: `up` from two shells must still
 # leave one cluster.
 exec 9>"$DIR.lock"
 flock 9
+
+# Flags `up` recorded, for `start` (at top level: `declare` in a function is local).
+if [[ ${1:-} == start && -f $DIR/settings.sh ]]; then source "$DIR/settings.sh"; fi
 
 case ${1:-} in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
   env) cmd_env ;;
-  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+  stop) cmd_stop "${2:?which component}" ;;
+  start) cmd_start "${2:?which component}" ;;
+  *) echo "usage: $0 up|down|status|env|stop COMPONENT|start COMPONENT" >&2; exit 2 ;;
 esac
