@@ -202,12 +202,19 @@ start_component() {
       ;;
     kwok)
       # Pods labelled serin.dev/e2e-unready never become ready: tests use them
-      # for workloads that miss their progress deadline.
+      # for workloads that miss their progress deadline. Pods labelled
+      # serin.dev/e2e-slow become ready after 3 s: chaos tests use them to
+      # hold a rollout in a phase long enough to kill serin there.
       mkdir -p "$DIR/stages"
-      sed "/^    matchExpressions:/a\\    - key: '.metadata.labels.\"serin.dev/e2e-unready\"'\\n      operator: 'DoesNotExist'" \
-        "$KWOK_STAGES/pod/fast/pod-ready.yaml" >"$DIR/stages/pod-ready.yaml"
+      local base=$KWOK_STAGES/pod/fast/pod-ready.yaml
+      sed "/^    matchExpressions:/a\\    - key: '.metadata.labels.\"serin.dev/e2e-unready\"'\\n      operator: 'DoesNotExist'\\n    - key: '.metadata.labels.\"serin.dev/e2e-slow\"'\\n      operator: 'DoesNotExist'" \
+        "$base" >"$DIR/stages/pod-ready.yaml"
+      sed -e "/^    matchExpressions:/a\\    - key: '.metadata.labels.\"serin.dev/e2e-unready\"'\\n      operator: 'DoesNotExist'\\n    - key: '.metadata.labels.\"serin.dev/e2e-slow\"'\\n      operator: 'Exists'" \
+        -e "s/^  name: pod-ready$/  name: pod-ready-slow/" -e "/^spec:/a\\  delay:\\n    durationMilliseconds: 3000" \
+        "$base" >"$DIR/stages/pod-ready-slow.yaml"
       grep -q 'serin.dev/e2e-unready' "$DIR/stages/pod-ready.yaml" || die "could not write the unready pod stage"
-      local stages=(-c "$DIR/stages/pod-ready.yaml") s
+      grep -q 'durationMilliseconds' "$DIR/stages/pod-ready-slow.yaml" || die "could not write the slow pod stage"
+      local stages=(-c "$DIR/stages/pod-ready.yaml" -c "$DIR/stages/pod-ready-slow.yaml") s
       for s in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
         pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
         [[ -f $KWOK_STAGES/$s ]] || die "kwok stage $s missing from $KWOK_STAGES"
