@@ -103,6 +103,11 @@ impl SerinProcess {
         Ok(())
     }
 
+    /// The exit status if the process has ended, without waiting.
+    pub fn try_exit_status(&mut self) -> anyhow::Result<Option<std::process::ExitStatus>> {
+        self.child.try_wait().context("checking on serin")
+    }
+
     /// Waits for the process to exit on its own.
     pub async fn wait(mut self, timeout: Duration) -> anyhow::Result<std::process::ExitStatus> {
         tokio::time::timeout(timeout, self.child.wait())

@@ -1,7 +1,10 @@
 //! Two serin replicas with leader election: only the Lease holder acts, and
-//! when it is killed the other takes over and finishes the rollout.
+//! when it is killed mid-rollout the other takes over within the lease time
+//! and finishes the rollout, promoting once.
 
 use std::time::Duration;
+
+use anyhow::Context as _;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -69,8 +72,24 @@ async fn only_the_leader_acts_and_a_follower_takes_over_when_it_dies() {
             "the follower did not act"
         );
 
-        leader.kill().await?;
+        // Killed mid-rollout: the follower must take over within the lease
+        // time (15 s, plus one 2 s retry period), judged by the Lease's own
+        // timestamps rather than the test's clock.
+        let initial_generation = deployments.get("podinfo-primary").await?.metadata.generation;
         fixtures::set_image(&ctx, "podinfo", "podinfo:2").await?;
+        fixtures::wait_for_status(&ctx, "podinfo", "a first iteration", T, |s| {
+            s.phase == Phase::Progressing && s.iterations >= 1
+        })
+        .await?;
+        leader.kill().await?;
+        let leases: Api<Lease> = ctx.api();
+        let last_renewal = leases
+            .get("serin-leader")
+            .await?
+            .spec
+            .and_then(|s| s.renew_time)
+            .context("the Lease was renewed")?
+            .0;
         let new_holder = wait::poll_until(
             "the follower to take the Lease",
             T,
@@ -84,9 +103,26 @@ async fn only_the_leader_acts_and_a_follower_takes_over_when_it_dies() {
                 .is_some_and(|pid| new_holder.ends_with(&format!("-{pid}"))),
             "{new_holder}"
         );
+        let acquired = leases
+            .get("serin-leader")
+            .await?
+            .spec
+            .and_then(|s| s.acquire_time)
+            .context("the new holder set acquireTime")?
+            .0;
+        let gap = acquired.duration_since(last_renewal);
+        assert!(
+            gap.as_secs_f64() <= 17.0,
+            "the follower took over {gap:?} after the leader's last renewal"
+        );
         fixtures::wait_for_phase(&ctx, "podinfo", Phase::Succeeded, T).await?;
         let primary = deployments.get("podinfo-primary").await?;
         assert_eq!(fixtures::image_of(&primary).as_deref(), Some("podinfo:2"));
+        assert_eq!(
+            primary.metadata.generation,
+            initial_generation.map(|g| g + 1),
+            "promoted once across the takeover"
+        );
         Ok(())
     })
     .await;

@@ -2,6 +2,7 @@
 //! drives each rollout.
 
 mod apply;
+mod backoff;
 mod context;
 mod error;
 mod freshness;
@@ -172,6 +173,7 @@ pub async fn run(args: ControllerArgs) -> Result<(), Error> {
         .watches_shared_stream(secret_events, move |s| {
             watch::canaries_for_config(&c3, &d3, s.namespace(), &s.name_any(), true)
         })
+        .trigger_backoff(backoff::Reconnect::default())
         .reconcile_all_on(leadership)
         .graceful_shutdown_on(stopped())
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
@@ -225,7 +227,7 @@ where
     K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
     watcher(api, watcher::Config::default())
-        .default_backoff()
+        .backoff(backoff::Reconnect::default())
         .map_ok(move |event| {
             applied.observe(&event);
             event
@@ -256,7 +258,7 @@ where
         scoped::<K>(client, namespace),
         watcher::Config::default().any_semantic(),
     )
-    .default_backoff()
+    .backoff(backoff::Reconnect::default())
     .reflect_shared(writer)
     .for_each(|_| futures::future::ready(()));
     tokio::spawn(stream);
