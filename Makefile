@@ -1,6 +1,6 @@
 # serin developer commands. `make demo` and `make test` are all a fresh
 # machine needs (with the prerequisites that .ci/run installs).
-.PHONY: all build generate test test-unit test-e2e lint fmt demo cluster-up cluster-down cluster-status clean
+.PHONY: all build generate test test-unit test-e2e lint fmt demo bench cluster-up cluster-down cluster-status clean
 
 all: build
 
@@ -32,6 +32,10 @@ fmt:
 ## Starts the local environment (control plane, fake nodes, Prometheus) and serin.
 demo:
 	e2e/demo.sh
+
+## The scale benchmark (not a test): N = 100, 1,000, 5,000 Canaries rolling out at once; see e2e/README.md.
+bench:
+	e2e/bench.sh $(N)
 
 cluster-up:
 	e2e/cluster.sh up

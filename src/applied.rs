@@ -56,12 +56,19 @@ pub struct PendingApply {
     key: ObjectKey,
     fingerprint: u64,
     current: bool,
+    controlled: bool,
 }
 
 impl PendingApply {
     /// Whether the object is known to hold exactly what would be sent.
     pub fn is_current(&self) -> bool {
         self.current
+    }
+
+    /// Whether a watch last saw the object controlled by a Canary: then it
+    /// is no user's object to save before taking it over.
+    pub fn is_controlled_by_a_canary(&self) -> bool {
+        self.controlled
     }
 }
 
@@ -74,15 +81,18 @@ impl Applied {
     {
         let key = key_of(object, namespace);
         let fingerprint = fingerprint(object);
-        let current = self.with_entries(|entries| {
-            entries.get(&key).is_some_and(|e| {
-                e.fingerprint == Some(fingerprint) && e.written.is_some() && e.written == e.seen
-            })
+        let (current, controlled) = self.with_entries(|entries| match entries.get(&key) {
+            Some(e) => (
+                e.fingerprint == Some(fingerprint) && e.written.is_some() && e.written == e.seen,
+                e.seen.is_some(),
+            ),
+            None => (false, false),
         });
         PendingApply {
             key,
             fingerprint,
             current,
+            controlled,
         }
     }
 

@@ -110,3 +110,19 @@ fn objects_no_canary_controls_are_not_tracked() {
     applied.observe(&Event::Apply(theirs));
     assert!(applied.is_empty());
 }
+
+#[test]
+fn objects_a_watch_saw_controlled_by_a_canary_are_known_as_such() {
+    let applied = Applied::default();
+    assert!(
+        !applied
+            .check("test", &service("podinfo"))
+            .is_controlled_by_a_canary()
+    );
+    applied.observe(&Event::Apply(seen("7")));
+    assert!(
+        applied
+            .check("test", &service("podinfo"))
+            .is_controlled_by_a_canary()
+    );
+}

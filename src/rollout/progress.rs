@@ -118,8 +118,9 @@ fn wait_for_canary(turn: &mut Turn<'_>, settings: &Settings, target: &Target<'_>
     }
     let current = turn.current_weights();
     turn.route(current);
+    let detail = turn.wait_detail(&detail);
     turn.say(format!(
-        "analysing revision {}: waiting for the canary {name} to become ready: {detail}; \
+        "analysing revision {}: waiting for the canary {name} to become ready{detail}; \
          rollback at {}",
         target.revision,
         show(deadline_at)

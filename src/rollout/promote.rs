@@ -58,8 +58,9 @@ pub(super) fn promoting(turn: &mut Turn<'_>, settings: &Settings) {
     }
     let current = turn.current_weights();
     turn.route(current);
+    let detail = turn.wait_detail(&detail);
     turn.say(format!(
-        "promoting revision {rev}: waiting for {primary} to become ready: {detail}; fails at {}",
+        "promoting revision {rev}: waiting for {primary} to become ready{detail}; fails at {}",
         show(deadline_at)
     ));
     turn.requeue_at(deadline_at);

@@ -62,8 +62,9 @@ pub(super) fn initialize(turn: &mut Turn<'_>, settings: &Settings, target: &Targ
                 let target_name = turn.target_name();
                 turn.normal("Initializing", format!("Creating {primary} from {target_name}"));
             }
+            let detail = turn.wait_detail(detail);
             turn.say(format!(
-                "initializing: waiting for {primary} to become ready: {detail}; fails at {}",
+                "initializing: waiting for {primary} to become ready{detail}; fails at {}",
                 show(deadline_at)
             ));
             turn.requeue_at(deadline_at);

@@ -11,6 +11,9 @@ use super::conditions::{self, PROMOTED, READY, REASON_RESOLVED};
 use super::{Action, Decision, Event, HookResult, Observations, Weights, WorkloadState};
 use crate::api::{CanarySpec, CanaryStatus, CanaryWebhook, Phase, WebhookType};
 
+/// How long a readiness wait goes before the status says why (see [`Turn::wait_detail`]).
+pub const DETAIL_AFTER: Duration = Duration::from_secs(10);
+
 /// The target Deployment once it is known to exist.
 pub(super) struct Target<'a> {
     pub revision: &'a str,
@@ -245,6 +248,26 @@ impl<'a> Turn<'a> {
     /// When the workload serin waits on must be ready by. A step only runs with
     /// the canary ready, so the last step restarts the clock: a canary that
     /// stops being ready mid-analysis gets a full deadline to recover.
+    /// `": <detail>"` of a readiness wait once it has lasted [`DETAIL_AFTER`],
+    /// else nothing, and a requeue for when it will have.
+    ///
+    /// Readiness details (generation observed, replicas updated) change with
+    /// every status update of the Deployment; in the status message each one
+    /// would cost a status write. A short wait is normal and says only what
+    /// it waits for; a long one says why.
+    pub fn wait_detail(&mut self, detail: &str) -> String {
+        let started = ts(&self.status.progress_started_at);
+        let stepped = ts(&self.status.last_step_time);
+        let base = started.max(stepped).unwrap_or(self.now);
+        let show_at = after(base, DETAIL_AFTER);
+        if self.now >= show_at {
+            format!(": {detail}")
+        } else {
+            self.requeue_at(show_at);
+            String::new()
+        }
+    }
+
     pub fn deadline(&mut self, deadline: Duration) -> Timestamp {
         let started = ts(&self.status.progress_started_at);
         let stepped = ts(&self.status.last_step_time);

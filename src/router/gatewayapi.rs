@@ -76,7 +76,9 @@ impl Router for GatewayApiRouter {
         if pending.is_current() {
             return Ok(());
         }
-        self.route(&namespace, name).preserve(canary).await?;
+        if !pending.is_controlled_by_a_canary() {
+            self.route(&namespace, name).preserve(canary).await?;
+        }
         // Forced: serin is the authority on the fields it sends (the rules
         // above all); everything else on the object stays with its owners.
         let params = PatchParams::apply(FIELD_MANAGER).force();

@@ -88,12 +88,15 @@ impl Router for IstioRouter {
         for rule in &rules {
             self.apply(&namespace, rule).await?;
         }
-        if self.applied.check(&namespace, &vs).is_current() {
+        let pending = self.applied.check(&namespace, &vs);
+        if pending.is_current() {
             return Ok(());
         }
-        self.virtual_service(&namespace, apex_name(canary))
-            .preserve(canary)
-            .await?;
+        if !pending.is_controlled_by_a_canary() {
+            self.virtual_service(&namespace, apex_name(canary))
+                .preserve(canary)
+                .await?;
+        }
         self.apply(&namespace, &vs).await
     }
 

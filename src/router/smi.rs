@@ -110,7 +110,9 @@ impl<S: TrafficSplitVersion> Router for SmiRouter<S> {
         if pending.is_current() {
             return Ok(());
         }
-        self.split(&namespace, name).preserve(canary).await?;
+        if !pending.is_controlled_by_a_canary() {
+            self.split(&namespace, name).preserve(canary).await?;
+        }
         // Forced: serin is the authority on the service and backends;
         // everything else on the object stays with its owners.
         let params = PatchParams::apply(FIELD_MANAGER).force();

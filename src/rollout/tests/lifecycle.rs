@@ -18,7 +18,8 @@ fn new_canary_starts_initializing_and_waits_for_the_primary() {
     );
     assert_eq!(d.status.progress_started_at, time(0));
     assert_eq!(reasons(&d), ["Initializing"]);
-    assert_eq!(d.requeue_after, Some(Duration::from_secs(600)));
+    // Back when the wait is long enough to say why (then at the deadline).
+    assert_eq!(d.requeue_after, Some(Duration::from_secs(10)));
     assert_eq!(condition(&d, "Promoted"), ("Unknown", "Initializing"));
     assert_eq!(condition(&d, "Ready"), ("True", "Resolved"));
 }
@@ -34,6 +35,27 @@ fn initializing_keeps_its_start_time_while_waiting() {
     assert_eq!(d.status.progress_started_at, time(0));
     assert!(d.events.is_empty());
     assert_eq!(d.requeue_after, Some(Duration::from_secs(570)));
+}
+
+#[test]
+fn a_short_wait_says_what_it_waits_for_and_a_long_one_says_why() {
+    let mut status = CanaryStatus::default();
+    let mut o = obs(0);
+    o.primary = Some(rolling(2));
+    advance(&spec(), &mut status, &o);
+    let short = status.message.clone().unwrap_or_default();
+    assert!(
+        short.starts_with("initializing: waiting for podinfo-primary to become ready; fails at"),
+        "{short}"
+    );
+    o.now = at(30);
+    let d = run(&spec(), &status, &o);
+    let long = d.status.message.unwrap_or_default();
+    assert!(
+        long.starts_with("initializing: waiting for podinfo-primary to become ready: "),
+        "{long}"
+    );
+    assert_ne!(long, short);
 }
 
 #[test]
