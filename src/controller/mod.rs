@@ -97,8 +97,13 @@ pub async fn run(args: ControllerArgs) -> Result<(), Error> {
     let (secrets, secret_events) = shared_cache::<Secret>(&client, args.namespace.as_deref())?;
 
     let applied = Arc::new(crate::applied::Applied::default());
-    let controller = Controller::new(canaries, watcher::Config::default().any_semantic());
-    let canary_store = controller.store();
+    let (canary_store, canary_writer) = reflector::store();
+    let canary_events = watcher(canaries, watcher::Config::default().any_semantic())
+        .backoff(backoff::Reconnect::default())
+        .modify(|canary| canary.metadata.managed_fields = None)
+        .reflect(canary_writer)
+        .applied_objects();
+    let controller = Controller::for_stream(canary_events, canary_store.clone());
     let ctx = Arc::new(context::Context {
         client: client.clone(),
         deployments: deployments.clone(),
@@ -259,6 +264,9 @@ where
         watcher::Config::default().any_semantic(),
     )
     .backoff(backoff::Reconnect::default())
+    // Nothing reads managedFields from the caches, and at thousands of
+    // Deployments they are a large share of the memory.
+    .modify(|object| object.meta_mut().managed_fields = None)
     .reflect_shared(writer)
     .for_each(|_| futures::future::ready(()));
     tokio::spawn(stream);
