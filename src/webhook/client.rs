@@ -10,9 +10,12 @@ use crate::rollout::HookResult;
 
 /// Flagger's default per-call timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How much of an answer's body is read, and how much of it a message quotes.
-const BODY_LIMIT: usize = 64 * 1024;
-const QUOTE_LIMIT: usize = 300;
+/// How much of an answer's body is read; the rest is never downloaded.
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// How much of a body a message quotes, in bytes (a cut body ends in `…`).
+pub const QUOTE_LIMIT: usize = 300;
+/// The longest message [`judge_answer`] returns: `HTTP <status>: ` and the quote.
+pub const MAX_ANSWER_MESSAGE: usize = "HTTP 65535: ".len() + QUOTE_LIMIT + "…".len();
 /// First pause between retries; doubles up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -25,7 +28,7 @@ pub struct Caller {
 }
 
 enum Attempt {
-    Answered { status: u16, body: String },
+    Answered { status: u16, body: Vec<u8> },
     Failed(String),
 }
 
@@ -87,7 +90,7 @@ impl Caller {
                     break;
                 }
             }
-            Ok::<_, String>((status, String::from_utf8_lossy(&body).into_owned()))
+            Ok::<_, String>((status, body))
         };
         match tokio::time::timeout(timeout, call).await {
             Ok(Ok((status, body))) => Attempt::Answered { status, body },
@@ -105,13 +108,12 @@ fn result(hook: &CanaryWebhook, outcome: Attempt, attempts: i32, timeout: Durati
     };
     let (passed, message) = match outcome {
         Attempt::Answered { status, body } => {
-            let quoted = quote(&body);
-            let detail = if quoted.is_empty() {
-                String::new()
-            } else {
-                format!(": {quoted}")
+            let answer = judge_answer(status, &body);
+            let message = match answer.message.split_once(": ") {
+                Some((head, quoted)) => format!("{head}{tries}: {quoted}"),
+                None => format!("{}{tries}", answer.message),
             };
-            (status <= 202, format!("HTTP {status}{tries}{detail}"))
+            (answer.passed, message)
         }
         Attempt::Failed(err) if err.contains("timed out") => (
             false,
@@ -126,9 +128,57 @@ fn result(hook: &CanaryWebhook, outcome: Attempt, attempts: i32, timeout: Durati
     }
 }
 
-/// The start of a body on one line, for events and status.
-fn quote(body: &str) -> String {
-    let line = body.split_whitespace().collect::<Vec<_>>().join(" ");
+/// What a webhook's answer means, before retries and timeouts are considered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// Flagger's rule: a status of 202 or below passes, whatever the body.
+    pub passed: bool,
+    /// `HTTP <status>`, then `: ` and the start of the body when it has any text;
+    /// one line, no control characters, at most [`MAX_ANSWER_MESSAGE`] bytes.
+    pub message: String,
+}
+
+/// Judges an answer from its status and (the first [`BODY_LIMIT`] bytes of) its body.
+/// Pure, so it can be fuzzed: any bytes give a bounded, printable message.
+pub fn judge_answer(status: u16, body: &[u8]) -> Answer {
+    let quoted = quote(body);
+    let message = if quoted.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("HTTP {status}: {quoted}")
+    };
+    Answer {
+        passed: status <= 202,
+        message,
+    }
+}
+
+/// The start of a body on one line, for events and status. A body that is
+/// not text (invalid UTF-8, NUL bytes) is described, not quoted.
+fn quote(body: &[u8]) -> String {
+    let text = match std::str::from_utf8(body) {
+        Ok(text) => text,
+        // Only a character cut by BODY_LIMIT at the very end: still text.
+        Err(err) if err.error_len().is_none() => {
+            std::str::from_utf8(&body[..err.valid_up_to()]).unwrap_or_default()
+        }
+        Err(_) => return format!("<{} bytes of binary data>", body.len()),
+    };
+    if text.contains('\0') {
+        return format!("<{} bytes of binary data>", body.len());
+    }
+    // Whitespace collapses to one space; other control characters (terminal
+    // escapes, say) are shown as U+FFFD rather than passed on to kubectl.
+    let mut line = String::with_capacity(text.len().min(QUOTE_LIMIT + 4));
+    for word in text.split_whitespace() {
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.extend(word.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }));
+        if line.len() > QUOTE_LIMIT {
+            break;
+        }
+    }
     if line.len() <= QUOTE_LIMIT {
         return line;
     }
@@ -136,7 +186,9 @@ fn quote(body: &str) -> String {
     while !line.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}…", &line[..end])
+    line.truncate(end);
+    line.push('…');
+    line
 }
 
 fn describe(err: reqwest::Error) -> String {
