@@ -179,12 +179,22 @@ async fn check_semantic(ctx: &TestContext, case: &Case) -> anyhow::Result<()> {
     }
     // The same problem as a Warning event with its stable reason (events may lag the status).
     wait::poll_until(
-        &format!("a Warning event {reason} on Canary {name}"),
+        &format!(
+            "a Warning event {reason} on Canary {name} saying {:?}",
+            case.expect
+        ),
         T,
         Duration::from_millis(250),
         || async {
             let seen = warnings(ctx, name).await?;
-            Ok(seen.iter().any(|(r, _)| r == reason).then_some(()))
+            let found = seen
+                .iter()
+                .any(|(r, note)| r == reason && case.missing_from(note).is_empty());
+            if !found && seen.iter().any(|(r, _)| r == reason) {
+                // Keeps the notes in the timeout's message.
+                bail!("{reason} events, none with the message: {seen:?}");
+            }
+            Ok(found.then_some(()))
         },
     )
     .await
