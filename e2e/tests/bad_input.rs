@@ -206,7 +206,14 @@ async fn semantic_cases_are_reported_by_serin_with_their_message_and_reason() {
         crds::install_serin(&ctx.client).await?;
         fixtures::install_gateway_api(&ctx.client).await?;
         let prometheus = env::prometheus_url();
-        let cases = corpus::load("semantic", &[("PROMETHEUS", prometheus.as_str())])?;
+        let megabyte = "a".repeat(1 << 20);
+        let cases = corpus::load(
+            "semantic",
+            &[
+                ("PROMETHEUS", prometheus.as_str()),
+                ("MEGABYTE", megabyte.as_str()),
+            ],
+        )?;
         eprintln!("semantic corpus: {} cases", cases.len());
         let _serin = SerinProcess::controller(&ctx, &[]).await?;
         // All at once in one serin: one bad Canary must not hold back another.

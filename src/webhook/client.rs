@@ -80,16 +80,9 @@ impl Caller {
         // The reqwest timeout covers the body too, but not a server that
         // trickles bytes forever once headers are in: bound the whole call.
         let call = async {
-            let mut response = request.await.map_err(describe)?;
+            let response = request.await.map_err(describe)?;
             let status = response.status().as_u16();
-            let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(describe)? {
-                let room = BODY_LIMIT.saturating_sub(body.len());
-                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                if body.len() >= BODY_LIMIT {
-                    break;
-                }
-            }
+            let body = read_head(response).await.map_err(describe)?;
             Ok::<_, String>((status, body))
         };
         match tokio::time::timeout(timeout, call).await {
@@ -154,8 +147,9 @@ pub fn judge_answer(status: u16, body: &[u8]) -> Answer {
 }
 
 /// The start of a body on one line, for events and status. A body that is
-/// not text (invalid UTF-8, NUL bytes) is described, not quoted.
-fn quote(body: &[u8]) -> String {
+/// not text (invalid UTF-8, NUL bytes) is described, not quoted. At most
+/// [`QUOTE_LIMIT`] bytes and `…`; no control characters.
+pub fn quote(body: &[u8]) -> String {
     let text = match std::str::from_utf8(body) {
         Ok(text) => text,
         // Only a character cut by BODY_LIMIT at the very end: still text.
@@ -189,6 +183,19 @@ fn quote(body: &[u8]) -> String {
     line.truncate(end);
     line.push('…');
     line
+}
+
+/// The first [`BODY_LIMIT`] bytes of a response's body; the rest is not downloaded.
+pub async fn read_head(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = BODY_LIMIT.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= BODY_LIMIT {
+            break;
+        }
+    }
+    Ok(body)
 }
 
 fn describe(err: reqwest::Error) -> String {

@@ -10,7 +10,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use client::{
-    Answer, BODY_LIMIT, Caller, DEFAULT_TIMEOUT, MAX_ANSWER_MESSAGE, QUOTE_LIMIT, judge_answer,
+    Answer, BODY_LIMIT, Caller, DEFAULT_TIMEOUT, MAX_ANSWER_MESSAGE, QUOTE_LIMIT, judge_answer, quote,
+    read_head,
 };
 
 use crate::api::{Canary, CanaryStatus, CanaryWebhook, WebhookType};
