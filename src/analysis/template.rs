@@ -222,6 +222,11 @@ fn check_value(metric: &str, variable: &str, value: &str, at: Literal) -> Result
         (Some(q), _) if state.escaped && !value.is_empty() => Err(unsafe_value(format!(
             "escape the {q} that closes the quoted string it is placed in (it ends in a backslash)"
         ))),
+        // Found by fuzzing: `"\{{ v }}"` with an empty value leaves the template's
+        // own backslash escaping its closing quote.
+        (Some(_), _) if state.escaped => Err(unsafe_value(
+            "be empty after a backslash, which would then escape the text that follows".to_string(),
+        )),
         (None, Some(q)) => Err(unsafe_value(format!(
             "open a quoted string that the rest of the query does not close (an unmatched {q})"
         ))),

@@ -248,3 +248,14 @@ fn unsafe_values_have_their_own_event_reason() {
     let err = render("m", "{{ variables.nope }}", &vars()).expect_err("missing");
     assert_eq!(MetricError::from(err).reason(), "MetricTemplateInvalid");
 }
+
+#[test]
+fn an_empty_value_after_a_template_backslash_is_refused() {
+    // Found by the template_render fuzz target: `"\` + "" + `"` is an unclosed string.
+    let err = render("m", r#"x{a="\{{ variables.v }}"} or vector(1)"#, &with("v", "")).expect_err("empty");
+    assert!(err.to_string().contains("be empty after a backslash"), "{err}");
+    assert_eq!(
+        render("m", r#"x{a="\{{ variables.v }}"}"#, &with("v", "d")).as_deref(),
+        Ok(r#"x{a="\d"}"#)
+    );
+}
