@@ -58,7 +58,9 @@ for target in "${targets[@]}"; do
   else
     result=CRASH
     status=1
-    tail -n 40 "$log"
+    # The panic, the crashing input's path and how to reproduce it.
+    grep -m1 -A6 'panicked at' "$log" || true
+    grep -E 'artifact_prefix|Test unit written|cargo fuzz run' "$log" || tail -n 20 "$log"
   fi
   runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' || echo '?')
   echo "::: $target: $result, $(( $(date +%s) - start ))s, $runs executions"

@@ -112,7 +112,8 @@ pub fn render(metric: &str, template: &str, vars: &TemplateVars) -> Result<Strin
         let action = action.trim();
         if !(action.starts_with("/*") && action.ends_with("*/") && action.len() >= 4) {
             let value = lookup(metric, action, vars)?;
-            check_value(metric, action, value, literal)?;
+            // The value may consume an escape the template left open (`"\{{ v }}"`).
+            literal = check_value(metric, action, value, literal)?;
             out.push_str(value);
             if out.len() > MAX_QUERY_BYTES {
                 return Err(too_long(metric, out.len()));
@@ -184,8 +185,9 @@ impl Literal {
     }
 }
 
-/// Refuses a value that would change where the template's string literals begin and end.
-fn check_value(metric: &str, variable: &str, value: &str, at: Literal) -> Result<(), TemplateError> {
+/// Refuses a value that would change where the template's string literals begin and end;
+/// returns where the text stands after it.
+fn check_value(metric: &str, variable: &str, value: &str, at: Literal) -> Result<Literal, TemplateError> {
     let unsafe_value = |problem: String| TemplateError::UnsafeValue {
         metric: metric.to_string(),
         variable: shown(variable),
@@ -230,7 +232,7 @@ fn check_value(metric: &str, variable: &str, value: &str, at: Literal) -> Result
         (None, Some(q)) => Err(unsafe_value(format!(
             "open a quoted string that the rest of the query does not close (an unmatched {q})"
         ))),
-        _ => Ok(()),
+        _ => Ok(state),
     }
 }
 

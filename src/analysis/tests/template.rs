@@ -259,3 +259,17 @@ fn an_empty_value_after_a_template_backslash_is_refused() {
         Ok(r#"x{a="\d"}"#)
     );
 }
+
+#[test]
+fn a_value_that_takes_a_template_escape_shifts_it() {
+    // Found by the template_render fuzz target: the first value's `"` is the character the
+    // template's backslash escapes, so the template's next `"` closes the string and the second
+    // `{{ variables.v }}` stands outside it, where a lone `"` would open a string.
+    let err = render(
+        "m",
+        r#""\{{ variables.v }}"\{{ variables.v }}""#,
+        &with("v", "\""),
+    )
+    .expect_err("the second value opens a string");
+    assert!(err.to_string().contains("an unmatched \""), "{err}");
+}
