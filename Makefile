@@ -48,3 +48,9 @@ cluster-status:
 
 clean:
 	cargo clean
+
+## Runs every cargo-fuzz target for FUZZ_SECONDS each (nightly, or stable with RUSTC_BOOTSTRAP=1); see fuzz/run.sh.
+.PHONY: fuzz
+FUZZ_SECONDS ?= 60
+fuzz:
+	fuzz/run.sh $(FUZZ_SECONDS)

@@ -5,6 +5,7 @@
 //! bounded ([`wait`]); a failing test prints the namespace's objects, events
 //! and the logs of any serin process it started ([`dump`]).
 
+pub mod corpus;
 pub mod crds;
 pub mod dump;
 pub mod env;

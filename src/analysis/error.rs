@@ -91,6 +91,9 @@ impl MetricError {
     pub fn reason(&self) -> &'static str {
         match self {
             MetricError::Query(err) | MetricError::RequestCount(err) => err.reason(),
+            MetricError::Template(TemplateError::UnsafeValue { .. } | TemplateError::ValueTooLong { .. }) => {
+                "TemplateVariableRefused"
+            }
             MetricError::Template(_) => "MetricTemplateInvalid",
             MetricError::NoBuiltin(_) => "NoBuiltinMetricQuery",
             MetricError::NoRequestCounter { .. } => "NoRequestCounter",

@@ -17,8 +17,12 @@ use super::template::collapse_whitespace;
 /// returning thousands of series, refused before it is buffered whole.
 pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
 
-/// How much of an unexpected body an error message quotes.
+/// How much of an unexpected body, or of any text the server sent, an error message quotes.
 const SNIPPET_CHARS: usize = 200;
+
+/// The longest message a [`parse_response`] error has: every part the server
+/// controls is cut to [`SNIPPET_CHARS`] characters, so status and events stay small.
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 2048;
 
 pub(super) fn provider(config: &ProviderConfig) -> Result<Arc<dyn MetricProvider>, QueryError> {
     Ok(Arc::new(Prometheus::new(config)?))
@@ -234,7 +238,8 @@ pub fn parse_response(status: u16, body: &[u8]) -> Result<f64, QueryError> {
         }
         Err(err) => {
             return Err(QueryError::Malformed(format!(
-                "not a Prometheus API response ({err}): {}",
+                "not a Prometheus API response ({}): {}",
+                cut(&err.to_string(), 100),
                 snippet(body)
             )));
         }
@@ -243,20 +248,28 @@ pub fn parse_response(status: u16, body: &[u8]) -> Result<f64, QueryError> {
         if !failed && envelope.status != "error" {
             return Err(QueryError::Malformed(format!(
                 "unknown status {:?}",
-                envelope.status
+                cut(&envelope.status, 100)
             )));
         }
-        let kind = envelope.error_type.map(|t| format!(", {t}")).unwrap_or_default();
+        let kind = envelope
+            .error_type
+            .map(|t| format!(", {}", cut(&t, 50)))
+            .unwrap_or_default();
         return Err(QueryError::Rejected {
             status: format!("HTTP {status}{kind}"),
-            message: envelope.error.unwrap_or_else(|| snippet(body)),
+            message: envelope
+                .error
+                .map(|e| cut(&e, SNIPPET_CHARS))
+                .unwrap_or_else(|| snippet(body)),
         });
     }
     let data = envelope
         .data
         .ok_or_else(|| QueryError::Malformed("the response has no data".to_string()))?;
-    let data: Data =
-        serde_json::from_value(data).map_err(|e| QueryError::Malformed(format!("unexpected data: {e}")))?;
+    // serde's messages quote what they did not expect (an unknown resultType, say) in full.
+    let data: Data = serde_json::from_value(data).map_err(|e| {
+        QueryError::Malformed(format!("unexpected data: {}", cut(&e.to_string(), SNIPPET_CHARS)))
+    })?;
     let text = match data {
         Data::Scalar((_, value)) => value,
         Data::Vector(samples) => match <[Sample; 1]>::try_from(samples) {
@@ -285,7 +298,7 @@ pub fn parse_response(status: u16, body: &[u8]) -> Result<f64, QueryError> {
 fn parse_value(text: &str) -> Result<f64, QueryError> {
     let value: f64 = text
         .parse()
-        .map_err(|_| QueryError::Malformed(format!("the value {text:?} is not a number")))?;
+        .map_err(|_| QueryError::Malformed(format!("the value {:?} is not a number", cut(text, 50))))?;
     if value.is_nan() {
         return Err(QueryError::NaN);
     }
@@ -293,14 +306,26 @@ fn parse_value(text: &str) -> Result<f64, QueryError> {
 }
 
 fn snippet(body: &[u8]) -> String {
-    let text = collapse_whitespace(&String::from_utf8_lossy(body));
+    // Enough bytes for SNIPPET_CHARS characters of any width, however much whitespace collapses.
+    let head = &body[..body.len().min(64 * 1024)];
+    let text = cut(&String::from_utf8_lossy(head), SNIPPET_CHARS);
     if text.is_empty() {
         return "empty body".to_string();
     }
-    match text.char_indices().nth(SNIPPET_CHARS) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text,
+    text
+}
+
+/// `text` on one line, control characters shown as U+FFFD, cut to `max` characters (then `…`).
+fn cut(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in collapse_whitespace(text).chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        out.push(if c.is_control() { '\u{fffd}' } else { c });
     }
+    out
 }
 
 #[cfg(test)]

@@ -5,8 +5,19 @@
 //! names. Substituting them here, in one pass, keeps that surface exact: a value is inserted as text
 //! and never parsed again, an unknown name is an error naming it, and anything else inside `{{ }}`
 //! is refused instead of half-interpreted.
+//!
+//! Values cannot change the query's structure (see `docs/` on MetricTemplates): a value placed
+//! inside a PromQL string literal may not end that literal (an unescaped quote, a trailing
+//! backslash, a line break), and a value placed outside one may not leave a literal open. Such a
+//! value is refused with an error naming it, never escaped: `"} or vector(1) or {"` cannot turn a
+//! label matcher into a query that always passes. Values and the rendered query are size-bounded.
 
 use std::collections::BTreeMap;
+
+/// The longest value a variable may have, in bytes: label values and regexes fit easily.
+pub const MAX_VALUE_BYTES: usize = 4096;
+/// The longest rendered query, in bytes; it travels in a URL.
+pub const MAX_QUERY_BYTES: usize = 64 * 1024;
 
 /// The values a query may refer to.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -40,6 +51,31 @@ pub enum TemplateError {
 
     #[error("metric {metric}: query template syntax error: {detail}")]
     Syntax { metric: String, detail: String },
+
+    #[error(
+        "metric {metric}: the value of {variable} would {problem}; values are inserted as written and \
+         may not change the query's structure"
+    )]
+    UnsafeValue {
+        metric: String,
+        variable: String,
+        problem: String,
+    },
+
+    #[error("metric {metric}: the value of {variable} is {len} bytes, over the limit of {limit}")]
+    ValueTooLong {
+        metric: String,
+        variable: String,
+        len: usize,
+        limit: usize,
+    },
+
+    #[error("metric {metric}: the rendered query is {len} bytes, over the limit of {limit}")]
+    QueryTooLong {
+        metric: String,
+        len: usize,
+        limit: usize,
+    },
 }
 
 /// Renders `template` for `metric` (named in errors), then collapses whitespace as Flagger does.
@@ -51,8 +87,9 @@ pub fn render(metric: &str, template: &str, vars: &TemplateVars) -> Result<Strin
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     let mut trim_next = false;
+    let mut literal = Literal::default();
     while let Some(open) = rest.find("{{") {
-        push_text(&mut out, &rest[..open], trim_next);
+        push_text(&mut out, &rest[..open], trim_next, &mut literal);
         let after_open = &rest[open + 2..];
         let close = after_open.find("}}").ok_or_else(|| {
             syntax(format!(
@@ -74,30 +111,144 @@ pub fn render(metric: &str, template: &str, vars: &TemplateVars) -> Result<Strin
         }
         let action = action.trim();
         if !(action.starts_with("/*") && action.ends_with("*/") && action.len() >= 4) {
-            out.push_str(lookup(metric, action, vars)?);
+            let value = lookup(metric, action, vars)?;
+            // The value may consume an escape the template left open (`"\{{ v }}"`).
+            literal = check_value(metric, action, value, literal)?;
+            out.push_str(value);
+            if out.len() > MAX_QUERY_BYTES {
+                return Err(too_long(metric, out.len()));
+            }
         }
         rest = &after_open[close + 2..];
     }
-    push_text(&mut out, rest, trim_next);
-    Ok(collapse_whitespace(&out))
+    push_text(&mut out, rest, trim_next, &mut literal);
+    let query = collapse_whitespace(&out);
+    if query.len() > MAX_QUERY_BYTES {
+        return Err(too_long(metric, query.len()));
+    }
+    Ok(query)
 }
 
-fn push_text(out: &mut String, text: &str, trim_start: bool) {
-    out.push_str(if trim_start { text.trim_start() } else { text });
+/// Template text quoted in an error, cut so a long template cannot make a long message.
+fn shown(text: &str) -> String {
+    match text.char_indices().nth(80) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
+fn too_long(metric: &str, len: usize) -> TemplateError {
+    TemplateError::QueryTooLong {
+        metric: metric.to_string(),
+        len,
+        limit: MAX_QUERY_BYTES,
+    }
+}
+
+fn push_text(out: &mut String, text: &str, trim_start: bool, literal: &mut Literal) {
+    let text = if trim_start { text.trim_start() } else { text };
+    text.chars().for_each(|c| literal.step(c));
+    out.push_str(text);
+}
+
+/// Where the template's own text left off: inside a PromQL string literal or not.
+/// PromQL strings are `"…"` and `'…'` with backslash escapes, and raw `` `…` ``.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Literal {
+    quote: Option<char>,
+    /// The previous character was an escaping backslash inside `"…"` or `'…'`.
+    escaped: bool,
+}
+
+impl Literal {
+    fn step(&mut self, c: char) {
+        match self.quote {
+            None => {
+                if matches!(c, '"' | '\'' | '`') {
+                    self.quote = Some(c);
+                }
+            }
+            Some(_) if self.escaped => self.escaped = false,
+            Some('`') => {
+                if c == '`' {
+                    self.quote = None;
+                }
+            }
+            Some(q) => {
+                if c == '\\' {
+                    self.escaped = true;
+                } else if c == q {
+                    self.quote = None;
+                }
+            }
+        }
+    }
+}
+
+/// Refuses a value that would change where the template's string literals begin and end;
+/// returns where the text stands after it.
+fn check_value(metric: &str, variable: &str, value: &str, at: Literal) -> Result<Literal, TemplateError> {
+    let unsafe_value = |problem: String| TemplateError::UnsafeValue {
+        metric: metric.to_string(),
+        variable: shown(variable),
+        problem,
+    };
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(TemplateError::ValueTooLong {
+            metric: metric.to_string(),
+            variable: shown(variable),
+            len: value.len(),
+            limit: MAX_VALUE_BYTES,
+        });
+    }
+    let mut state = at;
+    for c in value.chars() {
+        if at.quote.is_some_and(|q| q != '`') && matches!(c, '\n' | '\r') {
+            return Err(unsafe_value(
+                "put a line break inside a quoted string".to_string(),
+            ));
+        }
+        state.step(c);
+        match (at.quote, state.quote) {
+            (Some(q), None) => {
+                return Err(unsafe_value(format!(
+                    "end the quoted string it is placed in (it contains an unescaped {q})"
+                )));
+            }
+            (Some(_), Some(_)) | (None, None) => {}
+            // Outside a string, a balanced literal in the value is fine; an open one is checked below.
+            (None, Some(_)) => {}
+        }
+    }
+    match (at.quote, state.quote) {
+        (Some(q), _) if state.escaped && !value.is_empty() => Err(unsafe_value(format!(
+            "escape the {q} that closes the quoted string it is placed in (it ends in a backslash)"
+        ))),
+        // Found by fuzzing: `"\{{ v }}"` with an empty value leaves the template's
+        // own backslash escaping its closing quote.
+        (Some(_), _) if state.escaped => Err(unsafe_value(
+            "be empty after a backslash, which would then escape the text that follows".to_string(),
+        )),
+        (None, Some(q)) => Err(unsafe_value(format!(
+            "open a quoted string that the rest of the query does not close (an unmatched {q})"
+        ))),
+        _ => Ok(state),
+    }
 }
 
 fn lookup<'v>(metric: &str, action: &str, vars: &'v TemplateVars) -> Result<&'v str, TemplateError> {
     let unknown = || TemplateError::UnknownVariable {
         metric: metric.to_string(),
-        variable: action.to_string(),
+        variable: shown(action),
     };
     let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
     if action.is_empty() || !action.chars().all(plain) {
         return Err(TemplateError::Syntax {
             metric: metric.to_string(),
             detail: format!(
-                "{{{{ {action} }}}} is not supported: use a variable such as {{{{ namespace }}}} \
-                 or {{{{ variables.<key> }}}}"
+                "{{{{ {} }}}} is not supported: use a variable such as {{{{ namespace }}}} \
+                 or {{{{ variables.<key> }}}}",
+                shown(action)
             ),
         });
     }
@@ -105,7 +256,7 @@ fn lookup<'v>(metric: &str, action: &str, vars: &'v TemplateVars) -> Result<&'v 
         return vars.variables.get(key).map(String::as_str).ok_or_else(|| {
             TemplateError::MissingTemplateVariable {
                 metric: metric.to_string(),
-                key: key.to_string(),
+                key: shown(key),
             }
         });
     }

@@ -13,8 +13,6 @@ use crate::api::{AlertProvider, Canary, CanaryAlert};
 /// A chat service that does not answer within this is given up on: alerts
 /// are sent after the status write but still inside the reconcile.
 const TIMEOUT: Duration = Duration::from_secs(5);
-/// How much of an error answer a message quotes.
-const QUOTE_LIMIT: usize = 200;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -160,10 +158,12 @@ impl Notifier {
         if status.is_success() {
             return Ok(());
         }
-        let text = response.text().await.unwrap_or_default();
+        // At most 64 KiB is read, and quoted on one printable line: a chat service's
+        // error page is not buffered whole nor passed on with its control characters.
+        let head = crate::webhook::read_head(response).await.unwrap_or_default();
         Err(NotifyError::Status {
             status: status.as_u16(),
-            body: text.chars().take(QUOTE_LIMIT).collect(),
+            body: crate::webhook::quote(&head),
         })
     }
 }

@@ -86,6 +86,9 @@ pub fn lint_document(doc: &Value) -> Vec<Problem> {
     if kind == "Canary" && problems.is_empty() {
         check_canary(doc, &mut problems);
     }
+    if kind == "MetricTemplate" && problems.is_empty() {
+        check_metric_template(doc, &mut problems);
+    }
     problems
 }
 
@@ -130,7 +133,10 @@ fn check_canary(doc: &Value, out: &mut Vec<Problem>) {
         let text = err.to_string();
         match text.split_once(": ") {
             Some((path, message)) if path.starts_with("spec.") => out.push(Problem::new(path, message)),
-            _ => out.push(Problem::new("spec.analysis", text)),
+            _ => {
+                let message = text.strip_prefix("spec.analysis ").unwrap_or(&text);
+                out.push(Problem::new("spec.analysis", message))
+            }
         }
     }
     if let Some(provider) = &canary.spec.provider {
@@ -149,6 +155,49 @@ fn check_canary(doc: &Value, out: &mut Vec<Problem>) {
                 err.to_string(),
             ));
         }
+    }
+}
+
+/// What the controller would find rendering the query: syntax and unknown
+/// variables. `variables.<key>` depends on the Canary, so a missing key is not
+/// a problem of the template alone.
+fn check_metric_template(doc: &Value, out: &mut Vec<Problem>) {
+    use crate::analysis::template::{TemplateError, TemplateVars, render};
+    let Some(query) = doc.pointer("/spec/query").and_then(Value::as_str) else {
+        return;
+    };
+    let vars = TemplateVars {
+        name: "name".into(),
+        namespace: "namespace".into(),
+        target: "target".into(),
+        service: "service".into(),
+        ingress: "ingress".into(),
+        route: "route".into(),
+        interval: "1m".into(),
+        variables: Default::default(),
+    };
+    match render("", query, &vars) {
+        Ok(_) | Err(TemplateError::MissingTemplateVariable { .. }) => {}
+        Err(err) => {
+            // Without the `metric : ` prefix: no metric is involved yet.
+            let text = err.to_string();
+            let message = text.split_once(": ").map_or(text.as_str(), |(_, m)| m);
+            out.push(Problem::new("spec.query", message));
+        }
+    }
+    // The provider as the controller would build it (type, address, headers); without an
+    // address the controller's --metrics-server is used, which lint cannot know.
+    let Ok(template) = serde_json::from_value::<crate::api::MetricTemplate>(doc.clone()) else {
+        return;
+    };
+    let fallback = "http://metrics-server.invalid";
+    let config = crate::analysis::resolve::provider_config(
+        &template.spec.provider,
+        fallback,
+        crate::analysis::Credentials::None,
+    );
+    if let Err(err) = config.and_then(|c| crate::analysis::provider_for(&c).map(|_| ())) {
+        out.push(Problem::new("spec.provider", err.to_string()));
     }
 }
 

@@ -165,3 +165,50 @@ fn invalid_yaml_is_a_problem() {
     assert_eq!(p.len(), 1);
     assert!(p[0].contains("invalid YAML"), "{p:?}");
 }
+
+/// The bad-input corpus (`e2e/corpus/`, checked against the real API server and controller by
+/// `e2e/tests/bad_input.rs`): lint says what each `# lint:` header says, so offline lint and
+/// the cluster agree. Schema cases must all be refused; `# lint: clean` marks the semantic cases
+/// that need the cluster's state (a missing MetricTemplate, Secret or Deployment) to be seen.
+#[test]
+fn the_bad_input_corpus_agrees_with_lint() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/corpus");
+    let mut checked = 0;
+    for kind in ["schema", "semantic"] {
+        let mut files: Vec<_> = std::fs::read_dir(root.join(kind))
+            .expect("the corpus directory")
+            .map(|e| e.expect("a directory entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+            .collect();
+        files.sort();
+        for file in files {
+            // The e2e test puts the real Prometheus's address there.
+            let text = std::fs::read_to_string(&file)
+                .expect("a corpus file")
+                .replace("${PROMETHEUS}", "http://127.0.0.1:9090");
+            let lint: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# lint: ")).collect();
+            let found = problems(&text);
+            let name = file.display();
+            match lint.as_slice() {
+                [] => panic!("{name}: no `# lint:` header"),
+                ["clean"] => assert!(found.is_empty(), "{name}: lint found {found:?}"),
+                expected => {
+                    for part in expected {
+                        assert!(
+                            found.iter().any(|p| p.contains(part)),
+                            "{name}: no problem contains {part:?}: {found:?}"
+                        );
+                    }
+                }
+            }
+            if kind == "schema" {
+                assert!(
+                    !found.is_empty(),
+                    "{name}: lint accepts a case the API server refuses"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30, "only {checked} corpus cases");
+}

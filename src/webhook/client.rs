@@ -10,9 +10,12 @@ use crate::rollout::HookResult;
 
 /// Flagger's default per-call timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How much of an answer's body is read, and how much of it a message quotes.
-const BODY_LIMIT: usize = 64 * 1024;
-const QUOTE_LIMIT: usize = 300;
+/// How much of an answer's body is read; the rest is never downloaded.
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// How much of a body a message quotes, in bytes (a cut body ends in `…`).
+pub const QUOTE_LIMIT: usize = 300;
+/// The longest message [`judge_answer`] returns: `HTTP <status>: ` and the quote.
+pub const MAX_ANSWER_MESSAGE: usize = "HTTP 65535: ".len() + QUOTE_LIMIT + "…".len();
 /// First pause between retries; doubles up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -25,7 +28,7 @@ pub struct Caller {
 }
 
 enum Attempt {
-    Answered { status: u16, body: String },
+    Answered { status: u16, body: Vec<u8> },
     Failed(String),
 }
 
@@ -77,17 +80,10 @@ impl Caller {
         // The reqwest timeout covers the body too, but not a server that
         // trickles bytes forever once headers are in: bound the whole call.
         let call = async {
-            let mut response = request.await.map_err(describe)?;
+            let response = request.await.map_err(describe)?;
             let status = response.status().as_u16();
-            let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(describe)? {
-                let room = BODY_LIMIT.saturating_sub(body.len());
-                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                if body.len() >= BODY_LIMIT {
-                    break;
-                }
-            }
-            Ok::<_, String>((status, String::from_utf8_lossy(&body).into_owned()))
+            let body = read_head(response).await.map_err(describe)?;
+            Ok::<_, String>((status, body))
         };
         match tokio::time::timeout(timeout, call).await {
             Ok(Ok((status, body))) => Attempt::Answered { status, body },
@@ -105,13 +101,12 @@ fn result(hook: &CanaryWebhook, outcome: Attempt, attempts: i32, timeout: Durati
     };
     let (passed, message) = match outcome {
         Attempt::Answered { status, body } => {
-            let quoted = quote(&body);
-            let detail = if quoted.is_empty() {
-                String::new()
-            } else {
-                format!(": {quoted}")
+            let answer = judge_answer(status, &body);
+            let message = match answer.message.split_once(": ") {
+                Some((head, quoted)) => format!("{head}{tries}: {quoted}"),
+                None => format!("{}{tries}", answer.message),
             };
-            (status <= 202, format!("HTTP {status}{tries}{detail}"))
+            (answer.passed, message)
         }
         Attempt::Failed(err) if err.contains("timed out") => (
             false,
@@ -126,9 +121,58 @@ fn result(hook: &CanaryWebhook, outcome: Attempt, attempts: i32, timeout: Durati
     }
 }
 
-/// The start of a body on one line, for events and status.
-fn quote(body: &str) -> String {
-    let line = body.split_whitespace().collect::<Vec<_>>().join(" ");
+/// What a webhook's answer means, before retries and timeouts are considered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// Flagger's rule: a status of 202 or below passes, whatever the body.
+    pub passed: bool,
+    /// `HTTP <status>`, then `: ` and the start of the body when it has any text;
+    /// one line, no control characters, at most [`MAX_ANSWER_MESSAGE`] bytes.
+    pub message: String,
+}
+
+/// Judges an answer from its status and (the first [`BODY_LIMIT`] bytes of) its body.
+/// Pure, so it can be fuzzed: any bytes give a bounded, printable message.
+pub fn judge_answer(status: u16, body: &[u8]) -> Answer {
+    let quoted = quote(body);
+    let message = if quoted.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("HTTP {status}: {quoted}")
+    };
+    Answer {
+        passed: status <= 202,
+        message,
+    }
+}
+
+/// The start of a body on one line, for events and status. A body that is
+/// not text (invalid UTF-8, NUL bytes) is described, not quoted. At most
+/// [`QUOTE_LIMIT`] bytes and `…`; no control characters.
+pub fn quote(body: &[u8]) -> String {
+    let text = match std::str::from_utf8(body) {
+        Ok(text) => text,
+        // Only a character cut by BODY_LIMIT at the very end: still text.
+        Err(err) if err.error_len().is_none() => {
+            std::str::from_utf8(&body[..err.valid_up_to()]).unwrap_or_default()
+        }
+        Err(_) => return format!("<{} bytes of binary data>", body.len()),
+    };
+    if text.contains('\0') {
+        return format!("<{} bytes of binary data>", body.len());
+    }
+    // Whitespace collapses to one space; other control characters (terminal
+    // escapes, say) are shown as U+FFFD rather than passed on to kubectl.
+    let mut line = String::with_capacity(text.len().min(QUOTE_LIMIT + 4));
+    for word in text.split_whitespace() {
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.extend(word.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }));
+        if line.len() > QUOTE_LIMIT {
+            break;
+        }
+    }
     if line.len() <= QUOTE_LIMIT {
         return line;
     }
@@ -136,7 +180,22 @@ fn quote(body: &str) -> String {
     while !line.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}…", &line[..end])
+    line.truncate(end);
+    line.push('…');
+    line
+}
+
+/// The first [`BODY_LIMIT`] bytes of a response's body; the rest is not downloaded.
+pub async fn read_head(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = BODY_LIMIT.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= BODY_LIMIT {
+            break;
+        }
+    }
+    Ok(body)
 }
 
 fn describe(err: reqwest::Error) -> String {

@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-pub use client::{Caller, DEFAULT_TIMEOUT};
+pub use client::{
+    Answer, BODY_LIMIT, Caller, DEFAULT_TIMEOUT, MAX_ANSWER_MESSAGE, QUOTE_LIMIT, judge_answer, quote,
+    read_head,
+};
 
 use crate::api::{Canary, CanaryStatus, CanaryWebhook, WebhookType};
 use crate::rollout::HookResult;

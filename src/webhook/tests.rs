@@ -176,3 +176,132 @@ fn event_metadata_is_flaggers() {
     assert_eq!(meta["eventType"], "Normal");
     assert_eq!(meta["timestamp"], "1800000000000");
 }
+
+// === Answers that are huge, endless or not text ===
+
+#[test]
+fn the_judgement_is_flaggers_rule_whatever_the_body() {
+    assert_eq!(
+        judge_answer(200, b"\x00\x01binary junk\xff"),
+        Answer {
+            passed: true,
+            message: "HTTP 200: <14 bytes of binary data>".into()
+        }
+    );
+    assert!(judge_answer(202, b"").passed);
+    assert_eq!(judge_answer(202, b"").message, "HTTP 202");
+    assert!(!judge_answer(203, b"ok").passed);
+    assert!(!judge_answer(500, b"").passed);
+}
+
+#[test]
+fn a_junk_error_body_is_described_not_quoted() {
+    let junk: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+    let answer = judge_answer(500, &junk);
+    assert!(!answer.passed);
+    assert_eq!(answer.message, "HTTP 500: <10000 bytes of binary data>");
+}
+
+#[test]
+fn terminal_escapes_and_control_characters_do_not_reach_the_message() {
+    let answer = judge_answer(403, b"\x1b[31mdenied\x1b[0m\r\n\tby\x07policy");
+    assert_eq!(
+        answer.message,
+        "HTTP 403: \u{fffd}[31mdenied\u{fffd}[0m by\u{fffd}policy"
+    );
+}
+
+#[test]
+fn a_character_cut_by_the_read_limit_is_still_text() {
+    let mut body = "é".repeat(10).into_bytes();
+    body.push(0xc3);
+    let answer = judge_answer(500, &body);
+    assert_eq!(answer.message, format!("HTTP 500: {}", "é".repeat(10)));
+}
+
+#[test]
+fn a_long_text_body_is_cut_to_the_quote_limit() {
+    let answer = judge_answer(500, "€".repeat(BODY_LIMIT).as_bytes());
+    assert!(
+        answer.message.len() <= MAX_ANSWER_MESSAGE,
+        "{}",
+        answer.message.len()
+    );
+    assert!(answer.message.ends_with('…'));
+}
+
+/// Answers `status` with a streamed body of `chunks` chunks, pausing between them.
+async fn streaming(status: u16, chunk: &'static [u8], chunks: usize, pause: Duration) -> String {
+    let app = Router::new().route(
+        "/",
+        post(move || async move {
+            let stream = futures::stream::unfold(0, move |sent| async move {
+                if sent == chunks {
+                    return None;
+                }
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
+                Some((
+                    Ok::<_, std::io::Error>(axum::body::Bytes::from_static(chunk)),
+                    sent + 1,
+                ))
+            });
+            (
+                StatusCode::from_u16(status).expect("status"),
+                axum::body::Body::from_stream(stream),
+            )
+        }),
+    );
+    serve(app).await
+}
+
+#[tokio::test]
+async fn a_huge_body_is_read_only_up_to_the_limit() {
+    // 1 GiB if read whole; the call stops at BODY_LIMIT.
+    let url = streaming(200, &[b'a'; 64 * 1024], 16 * 1024, Duration::ZERO).await;
+    let result = tokio::time::timeout(
+        Duration::from_secs(10),
+        Caller::new().call(&hook(url), &payload()),
+    )
+    .await
+    .expect("bounded");
+    assert!(result.passed, "{result:?}");
+    assert!(
+        result.message.len() <= MAX_ANSWER_MESSAGE,
+        "{}",
+        result.message.len()
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_trickles_forever_times_out() {
+    let url = streaming(200, b".", usize::MAX, Duration::from_millis(50)).await;
+    let mut slow = hook(url);
+    slow.timeout = Some(DurationString::new("500ms"));
+    let result = tokio::time::timeout(Duration::from_secs(10), Caller::new().call(&slow, &payload()))
+        .await
+        .expect("bounded by the hook's timeout");
+    assert!(!result.passed);
+    assert_eq!(result.message, "no answer within 0.5s");
+}
+
+#[tokio::test]
+async fn a_500_with_binary_junk_fails_with_a_readable_message() {
+    let url = streaming(500, b"\x00\xde\xad\xbe\xef", 4, Duration::ZERO).await;
+    let result = Caller::new().call(&hook(url), &payload()).await;
+    assert!(!result.passed);
+    assert_eq!(result.message, "HTTP 500: <20 bytes of binary data>");
+}
+
+#[tokio::test]
+async fn retried_answers_keep_the_attempt_count_before_the_quote() {
+    let (url, calls) = answering(503, "busy").await;
+    let mut retried = hook(url);
+    retried.retries = Some(1);
+    let result = Caller::with_backoff(Duration::from_millis(1))
+        .call(&retried, &payload())
+        .await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(result.message, "HTTP 503 after 2 attempts: busy");
+}

@@ -2,6 +2,7 @@
 
 mod analyse;
 mod builtin;
+mod hostile;
 mod prometheus;
 mod resolve;
 mod template;
