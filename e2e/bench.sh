@@ -41,6 +41,10 @@ omitStages: ["RequestReceived", "ResponseStarted"]
 rules:
 - level: Metadata
   users: ["system:serviceaccount:serin-e2e-system:serin-e2e"]
+# The benchmark's image bumps, to time serin's reaction at the API server.
+- level: Metadata
+  verbs: ["patch"]
+  resources: [{group: "apps", resources: ["deployments"]}]
 - level: None
 YAML
 

@@ -135,6 +135,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let done = (Instant::now(), measure::file_len(&audit_log));
     let rollout_requests = measure::audit_counts(&audit_log, bump_from.1, done.1, USER)?;
+    let api_reactions = measure::api_reactions(&audit_log, bump_from.1, done.1, USER)?;
     let _ = serin.kill().await;
 
     let samples = samples.lock().map(|s| s.clone()).unwrap_or_default();
@@ -181,6 +182,9 @@ async fn main() -> anyhow::Result<()> {
         "reaction_p50_ms": percentile(&reactions, 50.0).map(|v| (v * 1000.0).round()),
         "reaction_p99_ms": percentile(&reactions, 99.0).map(|v| (v * 1000.0).round()),
         "reactions": reactions.len(),
+        "api_reaction_p50_ms": percentile(&api_reactions, 50.0).map(|v| (v * 1000.0).round()),
+        "api_reaction_p99_ms": percentile(&api_reactions, 99.0).map(|v| (v * 1000.0).round()),
+        "api_reactions": api_reactions.len(),
         "drift_p50_ms": percentile(&drifts, 50.0).map(|v| (v * 1000.0).round()),
         "drift_p99_ms": percentile(&drifts, 99.0).map(|v| (v * 1000.0).round()),
         "drifts": drifts.len(),
@@ -189,6 +193,7 @@ async fn main() -> anyhow::Result<()> {
         "requests_per_step": round2((sum(&rollout_requests, &WRITE_VERBS) + sum(&rollout_requests, &READ_VERBS)) as f64 / steps as f64),
         "writes_per_step": round2(sum(&rollout_requests, &WRITE_VERBS) as f64 / steps as f64),
         "reads_per_step": round2(sum(&rollout_requests, &READ_VERBS) as f64 / steps as f64),
+        "writes_per_rollout": round2(sum(&rollout_requests, &WRITE_VERBS) as f64 / n as f64),
         "rollout_requests": rollout_requests,
         "idle_requests_by_kind": idle_requests,
     });

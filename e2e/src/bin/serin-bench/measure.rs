@@ -1,11 +1,12 @@
 //! What the benchmark records while serin runs: its memory and CPU from
 //! /proc, and the API requests it made from the API server's audit log.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use k8s_openapi::jiff::Timestamp;
 use serde::Deserialize;
 use tokio::time::Instant;
 
@@ -102,6 +103,67 @@ pub fn audit_counts(log: &Path, from: u64, to: u64, user: &str) -> anyhow::Resul
         *counts.entry(format!("{} {resource}", entry.verb)).or_insert(0) += 1;
     }
     Ok(counts)
+}
+
+/// Seconds from each image bump (a deployment patch by someone else) to
+/// serin's first patch of the same Deployment, by the API server's clock:
+/// serin's reaction including the watch delivering the change to it.
+pub fn api_reactions(log: &Path, from: u64, to: u64, user: &str) -> anyhow::Result<Vec<f64>> {
+    #[derive(Deserialize)]
+    struct Entry {
+        verb: String,
+        user: User,
+        #[serde(rename = "objectRef")]
+        object_ref: Option<ObjectRef>,
+        #[serde(rename = "requestReceivedTimestamp")]
+        received: String,
+        #[serde(rename = "stageTimestamp")]
+        completed: String,
+    }
+    #[derive(Deserialize)]
+    struct User {
+        username: String,
+    }
+    #[derive(Deserialize)]
+    struct ObjectRef {
+        resource: Option<String>,
+        subresource: Option<String>,
+        name: Option<String>,
+    }
+    let bytes = std::fs::read(log)?;
+    let end = (to as usize).min(bytes.len());
+    let start = (from as usize).min(end);
+    let mut bumped: HashMap<String, Timestamp> = HashMap::new();
+    let mut reacted: HashMap<String, Timestamp> = HashMap::new();
+    for line in bytes[start..end].split(|b| *b == b'\n') {
+        let Ok(entry) = serde_json::from_slice::<Entry>(line) else {
+            continue;
+        };
+        let Some(ObjectRef {
+            resource: Some(resource),
+            subresource: None,
+            name: Some(name),
+        }) = entry.object_ref
+        else {
+            continue;
+        };
+        if entry.verb != "patch" || resource != "deployments" || name.ends_with("-primary") {
+            continue;
+        }
+        if entry.user.username == user {
+            if let Ok(at) = entry.received.parse::<Timestamp>()
+                && bumped.contains_key(&name)
+            {
+                reacted.entry(name).or_insert(at);
+            }
+        } else if let Ok(at) = entry.completed.parse::<Timestamp>() {
+            bumped.entry(name).or_insert(at);
+        }
+    }
+    Ok(reacted
+        .iter()
+        .filter_map(|(name, at)| Some(at.duration_since(*bumped.get(name)?).as_secs_f64()))
+        .collect())
 }
 
 pub fn file_len(path: &Path) -> u64 {
