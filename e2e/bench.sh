@@ -64,3 +64,4 @@ for n in "${sizes[@]}"; do
   SERIN_BENCH_AUDIT_LOG=$audit "$bench" "$n" "$interval" | tee -a "$results"
   e2e/cluster.sh down
 done
+"$bench" table "$results"

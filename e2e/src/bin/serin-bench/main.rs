@@ -5,7 +5,7 @@
 //! waits until all are initialized, measures an idle window, then bumps
 //! every image at once and waits until all have promoted. It prints one
 //! JSON line of figures (see `Figures`); e2e/bench.sh turns them into the
-//! table in e2e/README.md.
+//! table in e2e/README.md (`serin-bench table RESULTS`).
 //!
 //! Environment: KUBECONFIG and SERIN_E2E_HELM (from `e2e/cluster.sh env`),
 //! SERIN_BIN (a release build), SERIN_BENCH_AUDIT_LOG (the API server's
@@ -13,6 +13,7 @@
 
 mod measure;
 mod observe;
+mod table;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -44,7 +45,10 @@ const USER: &str = "system:serviceaccount:serin-e2e-system:serin-e2e";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("table") {
+        return table::print(&args.nth(1).context("usage: serin-bench table RESULTS.jsonl")?);
+    }
     let n: usize = args
         .next()
         .context("usage: serin-bench N [INTERVAL_SECONDS]")?
