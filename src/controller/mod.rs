@@ -9,6 +9,7 @@ mod freshness;
 mod hooks;
 mod observe;
 mod reconcile;
+mod targets;
 mod watch;
 
 use std::sync::Arc;
@@ -98,9 +99,15 @@ pub async fn run(args: ControllerArgs) -> Result<(), Error> {
 
     let applied = Arc::new(crate::applied::Applied::default());
     let (canary_store, canary_writer) = reflector::store();
+    let targets = Arc::new(targets::Targets::default());
+    let indexed = targets.clone();
     let canary_events = watcher(canaries, watcher::Config::default().any_semantic())
         .backoff(backoff::Reconnect::default())
         .modify(|canary| canary.metadata.managed_fields = None)
+        .map_ok(move |event| {
+            indexed.observe(&event);
+            event
+        })
         .reflect(canary_writer)
         .applied_objects();
     let controller = Controller::for_stream(canary_events, canary_store.clone());
@@ -140,8 +147,7 @@ pub async fn run(args: ControllerArgs) -> Result<(), Error> {
         });
     }
 
-    let (c1, c2, d2, c3, d3) = (
-        canary_store.clone(),
+    let (c2, d2, c3, d3) = (
         canary_store.clone(),
         deployments.clone(),
         canary_store.clone(),
@@ -170,7 +176,9 @@ pub async fn run(args: ControllerArgs) -> Result<(), Error> {
             applied,
         ))
         .watches_shared_stream(deployment_events, move |dep| {
-            watch::canaries_for_deployment(&c1, &dep)
+            dep.namespace()
+                .map(|ns| targets.canaries_for(&ns, &dep.name_any()))
+                .unwrap_or_default()
         })
         .watches_shared_stream(config_map_events, move |cm| {
             watch::canaries_for_config(&c2, &d2, cm.namespace(), &cm.name_any(), false)

@@ -18,19 +18,6 @@ fn canaries_in(canaries: &Store<Canary>, namespace: &str) -> Vec<Arc<Canary>> {
         .collect()
 }
 
-/// A Deployment concerns the Canaries that target it or own it as their primary.
-pub fn canaries_for_deployment(canaries: &Store<Canary>, dep: &Deployment) -> Vec<ObjectRef<Canary>> {
-    let Some(ns) = dep.namespace() else {
-        return Vec::new();
-    };
-    let name = dep.name_any();
-    canaries_in(canaries, &ns)
-        .into_iter()
-        .filter(|c| c.spec.target_ref.name == name || workload::primary_name(&c.spec.target_ref.name) == name)
-        .map(|c| ObjectRef::from_obj(&*c))
-        .collect()
-}
-
 /// A ConfigMap or Secret concerns the Canaries whose target references it.
 pub fn canaries_for_config(
     canaries: &Store<Canary>,
