@@ -39,8 +39,6 @@ const CONCURRENCY: usize = 32;
 const IDLE: Duration = Duration::from_secs(20);
 const STEP_WEIGHT: i32 = 20;
 const MAX_WEIGHT: i32 = 60;
-/// Analysis steps of one rollout: the weight steps, then the promotion.
-const STEPS: u64 = (MAX_WEIGHT / STEP_WEIGHT) as u64 + 1;
 const USER: &str = "system:serviceaccount:serin-e2e-system:serin-e2e";
 
 #[tokio::main]
@@ -56,7 +54,17 @@ async fn main() -> anyhow::Result<()> {
     let interval: u64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(10);
     let serin_bin = serin_e2e::env::serin_bin();
     let audit_log = PathBuf::from(std::env::var("SERIN_BENCH_AUDIT_LOG").context("SERIN_BENCH_AUDIT_LOG")?);
-    let deadline = Duration::from_secs(1800 + n as u64);
+    // Budgets: a run that cannot finish reports what it measured until then.
+    let budget = |var: &str| -> anyhow::Result<Duration> {
+        Ok(Duration::from_secs(match std::env::var(var) {
+            Ok(v) => v.parse().with_context(|| format!("{var}={v}"))?,
+            Err(_) => 1800 + n as u64,
+        }))
+    };
+    let (init_budget, rollout_budget) = (
+        budget("SERIN_BENCH_INIT_BUDGET_S")?,
+        budget("SERIN_BENCH_ROLLOUT_BUDGET_S")?,
+    );
 
     let client = Client::try_default().await?;
     let namespaces: Api<Namespace> = Api::all(client.clone());
@@ -79,7 +87,7 @@ async fn main() -> anyhow::Result<()> {
         t_setup.elapsed()
     );
 
-    let observer = observe::Observer::start(client.clone(), NAMESPACE, n);
+    let observer = observe::Observer::start(client.clone(), NAMESPACE);
     let log = std::env::temp_dir().join(format!("serin-bench-{n}.log"));
     let mut serin = Command::new(&serin_bin)
         .args([
@@ -101,11 +109,17 @@ async fn main() -> anyhow::Result<()> {
     let samples = measure::sample_process(pid, Duration::from_millis(250));
     let t_start = Instant::now();
 
-    observer
-        .wait_until("all initialized", deadline, |c| c.phase == Phase::Initialized)
-        .await?;
+    let all_initialized = observer
+        .wait_until("all initialized", init_budget, n, |c| {
+            c.phase == Phase::Initialized
+        })
+        .await;
     let init_time = t_start.elapsed();
-    eprintln!("all {n} initialized {init_time:.0?} after serin started");
+    let initialized = observer.names(|c| c.phase == Phase::Initialized);
+    eprintln!(
+        "{} of {n} initialized {init_time:.0?} after serin started",
+        initialized.len()
+    );
 
     // The idle window.
     let idle_from = (Instant::now(), measure::file_len(&audit_log));
@@ -117,10 +131,11 @@ async fn main() -> anyhow::Result<()> {
     let bump_from = (Instant::now(), measure::file_len(&audit_log));
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), NAMESPACE);
     let patch = json!({ "spec": { "template": { "spec": { "containers": [{ "name": "app", "image": "podinfo:2" }] } } } });
-    futures::stream::iter((0..n).map(|i| {
+    // Only initialized Canaries roll out: a run out of budget bumps what it has.
+    let rolling = initialized.len();
+    futures::stream::iter(initialized.into_iter().map(|name| {
         let (deployments, patch, observer) = (deployments.clone(), patch.clone(), &observer);
         async move {
-            let name = name(i);
             observer.bumped(&name);
             deployments
                 .patch(&name, &PatchParams::default(), &Patch::Strategic(&patch))
@@ -132,11 +147,14 @@ async fn main() -> anyhow::Result<()> {
     .try_collect::<Vec<_>>()
     .await?;
     let bump_took = bump_from.0.elapsed();
-    eprintln!("bumped {n} images in {bump_took:.1?}");
+    eprintln!("bumped {rolling} images in {bump_took:.1?}");
 
-    observer
-        .wait_until("all promoted", deadline, |c| c.phase == Phase::Succeeded)
-        .await?;
+    let all_promoted = observer
+        .wait_until("all promoted", rollout_budget, rolling, |c| {
+            c.phase == Phase::Succeeded
+        })
+        .await;
+    let promoted = observer.names(|c| c.phase == Phase::Succeeded).len();
     let done = (Instant::now(), measure::file_len(&audit_log));
     let rollout_requests = measure::audit_counts(&audit_log, bump_from.1, done.1, USER)?;
     let api_reactions = measure::api_reactions(&audit_log, bump_from.1, done.1, USER)?;
@@ -171,9 +189,13 @@ async fn main() -> anyhow::Result<()> {
             .map(|(_, c)| *c)
             .sum()
     };
-    let steps = n as u64 * STEPS;
+    let steps = observer.steps_after(bump_from.0).max(1) as u64;
     let figures = json!({
         "n": n,
+        "initialized": rolling,
+        "promoted": promoted,
+        "complete": all_initialized && all_promoted,
+        "steps": steps,
         "interval_s": interval,
         "date": jiff_now(),
         "peak_rss_mib": round1(peak_rss),
@@ -197,7 +219,7 @@ async fn main() -> anyhow::Result<()> {
         "requests_per_step": round2((sum(&rollout_requests, &WRITE_VERBS) + sum(&rollout_requests, &READ_VERBS)) as f64 / steps as f64),
         "writes_per_step": round2(sum(&rollout_requests, &WRITE_VERBS) as f64 / steps as f64),
         "reads_per_step": round2(sum(&rollout_requests, &READ_VERBS) as f64 / steps as f64),
-        "writes_per_rollout": round2(sum(&rollout_requests, &WRITE_VERBS) as f64 / n as f64),
+        "writes_per_rollout": round2(sum(&rollout_requests, &WRITE_VERBS) as f64 / rolling.max(1) as f64),
         "rollout_requests": rollout_requests,
         "idle_requests_by_kind": idle_requests,
     });

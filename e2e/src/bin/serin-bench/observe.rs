@@ -31,11 +31,10 @@ struct State {
 pub struct Observer {
     state: Arc<Mutex<State>>,
     changed: Arc<Notify>,
-    expected: usize,
 }
 
 impl Observer {
-    pub fn start(client: Client, namespace: &str, expected: usize) -> Self {
+    pub fn start(client: Client, namespace: &str) -> Self {
         let state = Arc::new(Mutex::new(State::default()));
         let changed = Arc::new(Notify::new());
         let canaries: Api<Canary> = Api::namespaced(client.clone(), namespace);
@@ -79,11 +78,7 @@ impl Observer {
                 }
             }
         });
-        Self {
-            state,
-            changed,
-            expected,
-        }
+        Self { state, changed }
     }
 
     /// Records that `name`'s image is about to be bumped.
@@ -93,27 +88,30 @@ impl Observer {
         }
     }
 
-    /// Waits until every Canary's latest view satisfies `done`.
+    /// Waits until `expected` Canaries' latest views satisfy `done`; false
+    /// when `timeout` passed first (the benchmark then reports what it got).
     pub async fn wait_until(
         &self,
         what: &str,
         timeout: Duration,
+        expected: usize,
         done: impl Fn(&View) -> bool,
-    ) -> anyhow::Result<()> {
+    ) -> bool {
         let deadline = Instant::now() + timeout;
         let mut last_report = Instant::now();
         loop {
             let notified = self.changed.notified();
             let (ready, total) = self.count(&done);
-            if ready == self.expected {
-                return Ok(());
+            if ready >= expected {
+                return true;
             }
             if last_report.elapsed() > Duration::from_secs(15) {
                 eprintln!("  waiting for {what}: {ready}/{total}, {} failed", self.failed());
                 last_report = Instant::now();
             }
             if Instant::now() >= deadline {
-                anyhow::bail!("timed out waiting for {what}: {ready}/{total}");
+                eprintln!("  budget spent waiting for {what}: {ready}/{total}");
+                return false;
             }
             let _ = tokio::time::timeout(Duration::from_secs(1), notified).await;
         }
@@ -129,6 +127,33 @@ impl Observer {
             .filter(|h| h.last().is_some_and(|(_, v)| done(v)))
             .count();
         (ready, state.canaries.len())
+    }
+
+    /// Canaries whose latest view satisfies `done`.
+    pub fn names(&self, done: impl Fn(&View) -> bool) -> Vec<String> {
+        let Ok(state) = self.state.lock() else {
+            return Vec::new();
+        };
+        state
+            .canaries
+            .iter()
+            .filter(|(_, h)| h.last().is_some_and(|(_, v)| done(v)))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// Analysis steps taken since `since`: weight steps and promotions.
+    pub fn steps_after(&self, since: Instant) -> usize {
+        let Ok(state) = self.state.lock() else { return 0 };
+        state
+            .canaries
+            .values()
+            .flat_map(|h| h.iter())
+            .filter(|(at, v)| {
+                *at >= since
+                    && ((v.phase == Phase::Progressing && v.weight > 0) || v.phase == Phase::Promoting)
+            })
+            .count()
     }
 
     pub fn failed(&self) -> usize {
