@@ -193,16 +193,31 @@ impl Applier<'_> {
         if target.spec.as_ref().and_then(|s| s.replicas) == Some(replicas) {
             return Ok(());
         }
+        // The cache has not caught up with serin's last scale of this
+        // Deployment yet: what it shows is stale, the patch is in.
+        let name = target.name_any();
+        if self.ctx.scaled.is_stale(
+            &self.namespace,
+            &name,
+            target.metadata.resource_version.as_deref(),
+        ) {
+            return Ok(());
+        }
         // A merge patch, not an apply: replicas stays owned by whoever manages
         // the Deployment, serin only moves it.
         let patch = json!({ "spec": { "replicas": replicas } });
-        self.api::<Deployment>()
-            .patch(&target.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        let scaled = self
+            .api::<Deployment>()
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
             .map_err(ReconcileError::api(format!(
-                "scaling Deployment {} to {replicas}",
-                target.name_any()
+                "scaling Deployment {name} to {replicas}"
             )))?;
+        self.ctx.scaled.record(
+            &self.namespace,
+            &name,
+            scaled.metadata.resource_version.as_deref(),
+        );
         Ok(())
     }
 

@@ -30,6 +30,9 @@ pub struct Context {
     pub notifier: crate::notify::Notifier,
     /// Resource versions of serin's own status writes, to spot outdated cached copies.
     pub written: super::freshness::Written,
+    /// Resource versions of serin's own scale patches of targets: while the
+    /// cached Deployment predates one, the scale is not sent again.
+    pub scaled: super::freshness::Written,
     /// What serin last applied to the objects it owns, so unchanged ones are not rewritten.
     pub applied: Arc<crate::applied::Applied>,
     /// Only the leader acts; others keep their caches warm.

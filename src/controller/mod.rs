@@ -126,6 +126,7 @@ pub async fn run(args: ControllerArgs) -> Result<(), Error> {
         metrics,
         webhooks: crate::webhook::Caller::new(),
         written: Default::default(),
+        scaled: Default::default(),
         event_webhook: args.event_webhook.clone(),
         notifier: crate::notify::Notifier::new(),
         default_provider: args.provider.clone(),
