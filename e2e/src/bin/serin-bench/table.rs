@@ -6,6 +6,8 @@ use serde_json::Value;
 const COLUMNS: &[(&str, &str)] = &[
     ("n", "Canaries"),
     ("interval_s", "interval s"),
+    ("initialized", "initialized"),
+    ("promoted", "promoted"),
     ("peak_rss_mib", "peak RSS MiB"),
     ("steady_rss_mib", "steady RSS MiB"),
     ("cpu_s_total", "CPU s total"),
