@@ -40,6 +40,12 @@ pub struct ControllerArgs {
     /// Watch only this namespace (default: all namespaces).
     #[arg(long, env = "SERIN_NAMESPACE")]
     pub namespace: Option<String>,
+    /// Canaries reconciled at once. Thousands of Canaries starting together
+    /// would otherwise send the API server thousands of writes at once (it
+    /// answered 504 at 5,000 on a 2-core test cluster). A webhook that hangs
+    /// holds one slot until its timeout. 0: no limit.
+    #[arg(long, env = "SERIN_MAX_CONCURRENT_RECONCILES", default_value_t = 256)]
+    pub max_concurrent_reconciles: u16,
     /// Traffic provider for Canaries that do not name one.
     #[arg(long, env = "SERIN_PROVIDER", default_value = "kubernetes")]
     pub provider: String,

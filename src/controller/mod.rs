@@ -187,6 +187,7 @@ pub async fn run(args: ControllerArgs) -> Result<(), Error> {
         .watches_shared_stream(secret_events, move |s| {
             watch::canaries_for_config(&c3, &d3, s.namespace(), &s.name_any(), true)
         })
+        .with_config(kube::runtime::controller::Config::default().concurrency(args.max_concurrent_reconciles))
         .trigger_backoff(backoff::Reconnect::default())
         .reconcile_all_on(leadership)
         .graceful_shutdown_on(stopped())
