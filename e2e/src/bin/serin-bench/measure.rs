@@ -62,25 +62,34 @@ fn read_proc(pid: u32) -> Option<Sample> {
 /// Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux).
 pub const TICKS_PER_SECOND: f64 = 100.0;
 
+/// One line of the API server's audit log (level Metadata), as far as the benchmark reads it.
+#[derive(Deserialize)]
+struct Entry {
+    verb: String,
+    user: User,
+    #[serde(rename = "objectRef")]
+    object_ref: Option<ObjectRef>,
+    #[serde(rename = "requestReceivedTimestamp", default)]
+    received: String,
+    #[serde(rename = "stageTimestamp", default)]
+    completed: String,
+}
+
+#[derive(Deserialize)]
+struct User {
+    username: String,
+}
+
+#[derive(Deserialize)]
+struct ObjectRef {
+    resource: Option<String>,
+    subresource: Option<String>,
+    name: Option<String>,
+}
+
 /// The API requests of one user in a byte range of the audit log, by
 /// `verb resource[/subresource]`.
 pub fn audit_counts(log: &Path, from: u64, to: u64, user: &str) -> anyhow::Result<BTreeMap<String, u64>> {
-    #[derive(Deserialize)]
-    struct Entry {
-        verb: String,
-        user: User,
-        #[serde(rename = "objectRef")]
-        object_ref: Option<ObjectRef>,
-    }
-    #[derive(Deserialize)]
-    struct User {
-        username: String,
-    }
-    #[derive(Deserialize)]
-    struct ObjectRef {
-        resource: Option<String>,
-        subresource: Option<String>,
-    }
     let bytes = std::fs::read(log)?;
     let end = (to as usize).min(bytes.len());
     let start = (from as usize).min(end);
@@ -109,27 +118,6 @@ pub fn audit_counts(log: &Path, from: u64, to: u64, user: &str) -> anyhow::Resul
 /// serin's first patch of the same Deployment, by the API server's clock:
 /// serin's reaction including the watch delivering the change to it.
 pub fn api_reactions(log: &Path, from: u64, to: u64, user: &str) -> anyhow::Result<Vec<f64>> {
-    #[derive(Deserialize)]
-    struct Entry {
-        verb: String,
-        user: User,
-        #[serde(rename = "objectRef")]
-        object_ref: Option<ObjectRef>,
-        #[serde(rename = "requestReceivedTimestamp")]
-        received: String,
-        #[serde(rename = "stageTimestamp")]
-        completed: String,
-    }
-    #[derive(Deserialize)]
-    struct User {
-        username: String,
-    }
-    #[derive(Deserialize)]
-    struct ObjectRef {
-        resource: Option<String>,
-        subresource: Option<String>,
-        name: Option<String>,
-    }
     let bytes = std::fs::read(log)?;
     let end = (to as usize).min(bytes.len());
     let start = (from as usize).min(end);
