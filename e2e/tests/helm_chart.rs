@@ -229,6 +229,13 @@ async fn default_values_render_and_apply() {
         ensure!(deployment["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault");
         ensure!(container["livenessProbe"]["httpGet"]["path"] == "/healthz");
         ensure!(container["readinessProbe"]["httpGet"]["path"] == "/readyz");
+        ensure!(
+            container["resources"]["requests"]["cpu"].is_string()
+                && container["resources"]["requests"]["memory"].is_string(),
+            "the controller asks for CPU and memory: {}",
+            container["resources"]
+        );
+        ensure!(args.contains(&"--max-concurrent-reconciles=256".to_string()), "{args:?}");
         Ok(())
     })
     .await;
@@ -239,7 +246,8 @@ async fn every_option_renders_and_applies() {
     with_namespace("helm-options", |ctx| async move {
         let values = format!(
             "provider=istio,providers.smi=true,watchNamespace={},replicaCount=2,serviceMonitor.enabled=true,\
-             grafanaDashboard.enabled=true,logFormat=text,metricsServer=http://prom:9090",
+             grafanaDashboard.enabled=true,logFormat=text,logLevel=debug,metricsServer=http://prom:9090,\
+             maxConcurrentReconciles=32",
             ctx.namespace
         );
         let docs = render_and_dry_run("serin-all", &ctx.namespace, &values).await?;
@@ -265,7 +273,9 @@ async fn every_option_renders_and_applies() {
             "--leader-elect".to_string(),
             format!("--leader-election-namespace={}", ctx.namespace),
             "--log-format=text".to_string(),
+            "--log-level=debug".to_string(),
             "--metrics-server=http://prom:9090".to_string(),
+            "--max-concurrent-reconciles=32".to_string(),
         ] {
             ensure!(args.contains(&expected), "{expected} missing from {args:?}");
         }

@@ -9,6 +9,7 @@ mod freshness;
 mod hooks;
 mod observe;
 mod reconcile;
+mod routing_watch;
 mod targets;
 mod watch;
 
@@ -33,7 +34,6 @@ use crate::applied::Applied;
 use crate::cli::ControllerArgs;
 use crate::error::Error;
 use crate::ops::{Health, LeaderConfig, LeaderElector, Metrics, default_identity};
-use crate::router::gatewayapi_types::HTTPRoute;
 
 /// Buffer of the shared watch streams: how far a slow subscriber may lag.
 const SHARED_BUFFER: usize = 1024;
@@ -158,19 +158,8 @@ pub async fn run(args: ControllerArgs) -> Result<(), Error> {
         rx.changed().await.ok()?;
         Some(((), rx))
     });
-    // Routes are watched when their CRD is installed, so a hand edit of the
-    // weights is put back at once; without it, serin runs and says so.
-    let routes: Api<HTTPRoute> = scoped(&client, args.namespace.as_deref());
-    let controller = match routes.list(&kube::api::ListParams::default().limit(1)).await {
-        Ok(_) => controller.owns_stream(owned_metadata::<HTTPRoute>(
-            scoped(&client, args.namespace.as_deref()),
-            applied.clone(),
-        )),
-        Err(err) => {
-            tracing::info!(error = %err, "not watching HTTPRoutes: the Gateway API CRDs are not installed");
-            controller
-        }
-    };
+    let controller =
+        routing_watch::watch_installed(controller, &client, args.namespace.as_deref(), &applied).await;
     let running = controller
         .owns_stream(owned_metadata::<Service>(
             scoped(&client, args.namespace.as_deref()),
