@@ -235,7 +235,10 @@ async fn default_values_render_and_apply() {
             "the controller asks for CPU and memory: {}",
             container["resources"]
         );
-        ensure!(args.contains(&"--max-concurrent-reconciles=256".to_string()), "{args:?}");
+        ensure!(
+            args.contains(&"--max-concurrent-reconciles=256".to_string()),
+            "{args:?}"
+        );
         Ok(())
     })
     .await;
