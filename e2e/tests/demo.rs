@@ -54,7 +54,9 @@ async fn the_demo_rolls_out_and_rolls_back() {
         // The `kubectl serin get --watch` lines of both rollouts.
         for phase in ["| Progressing |", "| Succeeded |", "| Failed |"] {
             ensure!(
-                stdout.lines().any(|l| l.starts_with("podinfo ") && l.contains(phase)),
+                stdout
+                    .lines()
+                    .any(|l| l.starts_with("podinfo ") && l.contains(phase)),
                 "the watch never printed {phase:?}"
             );
         }

@@ -394,7 +394,10 @@ async fn loadtester_chart_renders_applies_and_is_least_privilege() {
             .filter_map(Value::as_str)
             .collect();
         let expected = format!("--state-configmap={}/{state}", ctx.namespace);
-        ensure!(args.contains(&expected.as_str()), "{expected} missing from {args:?}");
+        ensure!(
+            args.contains(&expected.as_str()),
+            "{expected} missing from {args:?}"
+        );
         ensure!(
             args.contains(&format!("--allow-namespace={}", ctx.namespace).as_str()),
             "{args:?}"
@@ -406,22 +409,40 @@ async fn loadtester_chart_renders_applies_and_is_least_privilege() {
             ensure!(rule["apiGroups"] == serde_json::json!([""]), "{rule}");
             ensure!(rule["resources"] == serde_json::json!(["configmaps"]), "{rule}");
         }
-        let named: Vec<&&Value> = rules.iter().filter(|r| r.get("resourceNames").is_some()).collect();
+        let named: Vec<&&Value> = rules
+            .iter()
+            .filter(|r| r.get("resourceNames").is_some())
+            .collect();
         ensure!(
             named.len() == 1 && named[0]["resourceNames"] == serde_json::json!([state]),
             "read and update only the gate-state ConfigMap: {rules:?}"
         );
-        ensure!(named[0]["verbs"] == serde_json::json!(["get", "update"]), "{}", named[0]);
-        let unnamed: Vec<&&Value> = rules.iter().filter(|r| r.get("resourceNames").is_none()).collect();
+        ensure!(
+            named[0]["verbs"] == serde_json::json!(["get", "update"]),
+            "{}",
+            named[0]
+        );
+        let unnamed: Vec<&&Value> = rules
+            .iter()
+            .filter(|r| r.get("resourceNames").is_none())
+            .collect();
         ensure!(
             unnamed.len() == 1 && unnamed[0]["verbs"] == serde_json::json!(["create"]),
             "only create is unrestricted by name: {rules:?}"
         );
 
         let binding = of_kind(&docs, "RoleBinding")[0];
-        let account = pod["serviceAccountName"].as_str().context("no serviceAccountName")?;
-        ensure!(binding["roleRef"]["kind"] == "Role" && binding["roleRef"]["name"] == of_kind(&docs, "Role")[0]["metadata"]["name"]);
-        ensure!(binding["subjects"][0]["name"] == account, "the binding names the pod's ServiceAccount");
+        let account = pod["serviceAccountName"]
+            .as_str()
+            .context("no serviceAccountName")?;
+        ensure!(
+            binding["roleRef"]["kind"] == "Role"
+                && binding["roleRef"]["name"] == of_kind(&docs, "Role")[0]["metadata"]["name"]
+        );
+        ensure!(
+            binding["subjects"][0]["name"] == account,
+            "the binding names the pod's ServiceAccount"
+        );
         ensure!(pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"] == true);
         Ok(())
     })

@@ -147,7 +147,9 @@ fn example(namespace: &str) -> anyhow::Result<(Deployment, Canary)> {
     for mut doc in examples::documents(&file)? {
         doc["metadata"]["namespace"] = json!(namespace);
         match examples::kind(&doc) {
-            "Deployment" => deployment = Some(serde_json::from_value(doc).context("the example's Deployment")?),
+            "Deployment" => {
+                deployment = Some(serde_json::from_value(doc).context("the example's Deployment")?)
+            }
             "Canary" => canary = Some(demo_canary(doc)?),
             other => bail!("{}: unexpected kind {other:?}", file.display()),
         }
@@ -208,7 +210,10 @@ async fn watch(ctx: &TestContext) -> anyhow::Result<()> {
     let status = tokio::time::timeout(T, child.wait())
         .await
         .with_context(|| format!("`kubectl serin get --watch` did not end within {T:?}"))??;
-    ensure!(status.success(), "`kubectl serin get podinfo --watch` failed: {status}");
+    ensure!(
+        status.success(),
+        "`kubectl serin get podinfo --watch` failed: {status}"
+    );
     Ok(())
 }
 
