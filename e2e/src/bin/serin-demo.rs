@@ -80,6 +80,14 @@ async fn main() -> anyhow::Result<()> {
 async fn run(demo: &Demo) -> anyhow::Result<()> {
     let ctx = &demo.ctx;
     let (deployment, canary) = example(&ctx.namespace)?;
+    // New versions go to the example's own container, whatever it is called.
+    let container = deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|p| p.containers.first())
+        .map(|c| c.name.clone())
+        .context("the example's Deployment has no container")?;
     demo.say(&format!(
         "Installing serin's CRDs, examples/{EXAMPLE} (demo overrides: {DEMO_OVERRIDES}), and starting serin"
     ));
@@ -112,13 +120,13 @@ async fn run(demo: &Demo) -> anyhow::Result<()> {
     .await?;
 
     demo.say("A new version (6.7.1): serin shifts traffic step by step while the metrics stay healthy");
-    patch_podinfo(ctx, GOOD, None).await?;
+    patch_podinfo(ctx, &container, GOOD, None).await?;
     watch(ctx).await?;
     fixtures::wait_for_phase(ctx, "podinfo", Phase::Succeeded, T).await?;
     ensure_primary_runs(ctx, GOOD).await?;
 
     demo.say("A bad version (6.7.2) that fails 10% of its requests: serin rolls it back by itself");
-    patch_podinfo(ctx, BAD, Some("0.1")).await?;
+    patch_podinfo(ctx, &container, BAD, Some("0.1")).await?;
     watch(ctx).await?;
     let failed = fixtures::wait_for_phase(ctx, "podinfo", Phase::Failed, T).await?;
     let status = failed.status.unwrap_or_default();
@@ -173,9 +181,14 @@ fn demo_canary(mut doc: Value) -> anyhow::Result<Canary> {
     serde_json::from_value(doc).context("the example's Canary")
 }
 
-/// A new image for the `podinfo` container, optionally with a simulated error rate.
-async fn patch_podinfo(ctx: &TestContext, image: &str, error_rate: Option<&str>) -> anyhow::Result<()> {
-    let mut template = json!({ "spec": { "containers": [{ "name": "podinfo", "image": image }] } });
+/// A new image for `container` of Deployment `podinfo`, optionally with a simulated error rate.
+async fn patch_podinfo(
+    ctx: &TestContext,
+    container: &str,
+    image: &str,
+    error_rate: Option<&str>,
+) -> anyhow::Result<()> {
+    let mut template = json!({ "spec": { "containers": [{ "name": container, "image": image }] } });
     if let Some(rate) = error_rate {
         template["metadata"] = json!({ "annotations": { ERROR_RATE_ANNOTATION: rate } });
     }
