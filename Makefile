@@ -29,7 +29,8 @@ lint:
 fmt:
 	cargo fmt --all
 
-## Starts the local environment (control plane, fake nodes, Prometheus) and serin.
+## Starts the local environment (control plane, fake nodes, Prometheus) and serin, then rolls out
+## examples/gatewayapi and a bad version live. `make test-e2e` runs it unattended (e2e/tests/demo.rs).
 demo:
 	e2e/demo.sh
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: starts the local control plane and Prometheus, then shows a
 # canary rollout and an automatic rollback live (e2e/src/bin/serin-demo.rs).
+# The control plane is left running (`make cluster-down` stops it). The same
+# demo runs unattended in `make test`: e2e/tests/demo.rs, SERIN_DEMO_CHECK=1.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$HERE/.."

@@ -9,6 +9,7 @@ pub mod corpus;
 pub mod crds;
 pub mod dump;
 pub mod env;
+pub mod examples;
 pub mod fixtures;
 pub mod helm;
 pub mod loadtester;

@@ -21,6 +21,11 @@ pub struct Loadtester {
 impl Loadtester {
     /// Starts `serin loadtester --addr 127.0.0.1:0 <extra>` and waits until it listens.
     pub async fn start(ctx: &TestContext, extra: &[&str]) -> anyhow::Result<Self> {
+        Self::start_as(ctx, &crate::env::kubeconfig(), extra).await
+    }
+
+    /// As [`Loadtester::start`], with the identity of `kubeconfig`.
+    pub async fn start_as(ctx: &TestContext, kubeconfig: &str, extra: &[&str]) -> anyhow::Result<Self> {
         let mut args = vec![
             "--log-level",
             "info,serin=debug",
@@ -29,7 +34,7 @@ impl Loadtester {
             "127.0.0.1:0",
         ];
         args.extend_from_slice(extra);
-        let process = SerinProcess::start(ctx, &args)?;
+        let process = SerinProcess::start_with(ctx, kubeconfig, &args)?;
         let line = process
             .wait_for_log(&["listening on "], Duration::from_secs(30))
             .await?;

@@ -126,7 +126,7 @@ async fn set_up(client: &Client) -> anyhow::Result<ChartIdentity> {
     }
     let account = account.context("the chart rendered no ServiceAccount")?;
     let token = token_for(client, &account).await?;
-    let kubeconfig = write_kubeconfig(&token)?;
+    let kubeconfig = write_kubeconfig(&token, RELEASE_NAMESPACE)?;
     Ok(ChartIdentity {
         kubeconfig,
         lease_role: lease_role.context("the chart rendered no leader-election Role")?,
@@ -160,7 +160,19 @@ where
     Ok(())
 }
 
+/// A kubeconfig for the existing ServiceAccount `namespace/account` that
+/// holds only a TokenRequest token for it: a process started with it has
+/// exactly the RBAC bound to that account (the load tester chart's test).
+pub async fn kubeconfig_for(client: &Client, namespace: &str, account: &str) -> anyhow::Result<PathBuf> {
+    let token = token_in(client, namespace, account).await?;
+    write_kubeconfig(&token, namespace)
+}
+
 async fn token_for(client: &Client, account: &str) -> anyhow::Result<String> {
+    token_in(client, RELEASE_NAMESPACE, account).await
+}
+
+async fn token_in(client: &Client, namespace: &str, account: &str) -> anyhow::Result<String> {
     let request = TokenRequest {
         spec: Some(TokenRequestSpec {
             expiration_seconds: Some(TOKEN_SECONDS),
@@ -168,11 +180,11 @@ async fn token_for(client: &Client, account: &str) -> anyhow::Result<String> {
         }),
         ..Default::default()
     };
-    let api: Api<ServiceAccount> = Api::namespaced(client.clone(), RELEASE_NAMESPACE);
+    let api: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
     let response = api
         .create_token_request(account, &PostParams::default(), &request)
         .await
-        .with_context(|| format!("requesting a token for ServiceAccount {RELEASE_NAMESPACE}/{account}"))?;
+        .with_context(|| format!("requesting a token for ServiceAccount {namespace}/{account}"))?;
     match response.status.and_then(|s| s.token) {
         Some(token) if !token.is_empty() => Ok(token),
         _ => bail!("the TokenRequest for {account} returned no token"),
@@ -180,7 +192,7 @@ async fn token_for(client: &Client, account: &str) -> anyhow::Result<String> {
 }
 
 /// A kubeconfig with the test cluster's server and CA and only `token`.
-fn write_kubeconfig(token: &str) -> anyhow::Result<PathBuf> {
+fn write_kubeconfig(token: &str, namespace: &str) -> anyhow::Result<PathBuf> {
     let admin_path = env::kubeconfig();
     let admin = Kubeconfig::read_from(&admin_path).with_context(|| format!("reading {admin_path}"))?;
     let context_name = admin
@@ -214,7 +226,7 @@ fn write_kubeconfig(token: &str) -> anyhow::Result<PathBuf> {
         "kind": "Config",
         "clusters": [{ "name": "e2e", "cluster": cluster_entry }],
         "users": [{ "name": RELEASE, "user": { "token": token } }],
-        "contexts": [{ "name": RELEASE, "context": { "cluster": "e2e", "user": RELEASE, "namespace": RELEASE_NAMESPACE } }],
+        "contexts": [{ "name": RELEASE, "context": { "cluster": "e2e", "user": RELEASE, "namespace": namespace } }],
         "current-context": RELEASE,
     });
     let path = std::env::temp_dir().join(format!(

@@ -21,7 +21,8 @@ impl SerinProcess {
         Self::start_with(ctx, &env::kubeconfig(), args)
     }
 
-    fn start_with(ctx: &TestContext, kubeconfig: &str, args: &[&str]) -> anyhow::Result<Self> {
+    /// Starts `serin <args>` with the given kubeconfig (another identity than the admin's).
+    pub fn start_with(ctx: &TestContext, kubeconfig: &str, args: &[&str]) -> anyhow::Result<Self> {
         let log = std::env::temp_dir().join(format!("serin-{}-{}.log", ctx.namespace, env::unique_suffix()));
         let file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let child = Command::new(env::serin_bin())

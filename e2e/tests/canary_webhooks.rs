@@ -214,6 +214,46 @@ async fn a_gate_deadline_fails_the_canary_and_the_wait_shows_meanwhile() {
     .await;
 }
 
+/// The longest a 1s-interval Canary may take between two step transitions
+/// when it is "on time": the interval plus generous slack for a loaded CI
+/// machine, and still a tenth of the hung webhook's 1-minute timeout.
+const STEP_GAP_LIMIT: Duration = Duration::from_secs(6);
+
+/// Watches Canary `name` until it succeeds and returns each distinct
+/// `(canary weight, phase)` with when it was first seen.
+async fn record_states(
+    api: Api<serin::api::Canary>,
+    name: &str,
+    limit: Duration,
+) -> anyhow::Result<Vec<(Duration, i32, Phase)>> {
+    use futures::TryStreamExt;
+    use kube::runtime::{WatchStreamExt, watcher};
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let mut stream = Box::pin(watcher(api, config).applied_objects());
+    let start = tokio::time::Instant::now();
+    let mut states: Vec<(Duration, i32, Phase)> = Vec::new();
+    let watch = async {
+        while let Some(canary) = stream.try_next().await? {
+            let status = canary.status.unwrap_or_default();
+            let state = (status.canary_weight, status.phase);
+            if states.last().map(|(_, w, p)| (*w, *p)) != Some(state) {
+                states.push((start.elapsed(), state.0, state.1));
+            }
+            match status.phase {
+                Phase::Succeeded => return Ok(()),
+                Phase::Failed => anyhow::bail!("Canary {name} failed: {:?}", status.message),
+                _ => {}
+            }
+        }
+        anyhow::bail!("the watch of Canary {name} ended")
+    };
+    let outcome = tokio::time::timeout(limit, watch).await;
+    match outcome {
+        Ok(outcome) => outcome.map(|()| states),
+        Err(_) => anyhow::bail!("Canary {name} did not succeed within {limit:?}: {states:?}"),
+    }
+}
+
 #[tokio::test]
 async fn a_hanging_webhook_delays_only_its_own_canary() {
     with_namespace("wh-hang", |ctx| async move {
@@ -247,9 +287,29 @@ async fn a_hanging_webhook_delays_only_its_own_canary() {
             },
         )
         .await?;
-        fixtures::set_image(&ctx, "other", "podinfo:2").await?;
-        // Five 1s steps and a promotion, well inside the hung call's minute.
-        let done = fixtures::wait_for_phase(&ctx, "other", Phase::Succeeded, Duration::from_secs(40)).await?;
+        // Five 1s steps and a promotion, each on time, well inside the hung call's minute.
+        let (states, bumped) = tokio::join!(
+            record_states(ctx.api(), "other", Duration::from_secs(40)),
+            fixtures::set_image(&ctx, "other", "podinfo:2"),
+        );
+        bumped?;
+        let states = states?;
+        let stepped: Vec<&(Duration, i32, Phase)> = states.iter().skip_while(|(_, w, _)| *w == 0).collect();
+        let weights: std::collections::BTreeSet<i32> = stepped.iter().map(|(_, w, _)| *w).collect();
+        assert!(
+            weights.len() >= 5,
+            "every step of 10 up to 50 was seen: {states:?}"
+        );
+        for pair in stepped.windows(2) {
+            let gap = pair[1].0.saturating_sub(pair[0].0);
+            assert!(
+                gap <= STEP_GAP_LIMIT,
+                "{:?} -> {:?} took {gap:?}, more than the 1s interval + slack: {states:?}",
+                pair[0],
+                pair[1]
+            );
+        }
+        let done = ctx.api::<serin::api::Canary>().get("other").await?;
         let slow = ctx.api::<serin::api::Canary>().get("podinfo").await?;
         let slow = slow.status.unwrap_or_default();
         assert_eq!(

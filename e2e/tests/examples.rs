@@ -1,27 +1,14 @@
 //! Every manifest in `examples/` is valid on a real API server: each
 //! document is applied with strict field validation (an unknown or
 //! misspelt field fails) as a server-side dry run, in the test's namespace.
-
-use std::path::{Path, PathBuf};
+//! Every example holding a Canary also passes `kubectl serin lint`, which
+//! checks what the API server cannot (steps, intervals, providers).
 
 use anyhow::{Context, ensure};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery;
-use serde::Deserialize;
-use serin_e2e::{crds, fixtures, with_namespace};
-
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let path = entry?.path();
-        if path.is_dir() {
-            yaml_files(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
+use serin_e2e::{crds, examples, fixtures, plugin, with_namespace};
 
 #[tokio::test]
 async fn every_example_applies_with_strict_validation() {
@@ -30,18 +17,10 @@ async fn every_example_applies_with_strict_validation() {
         fixtures::install_gateway_api(&ctx.client).await?;
         fixtures::install_istio(&ctx.client).await?;
         fixtures::install_smi(&ctx.client).await?;
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
-        let mut files = Vec::new();
-        yaml_files(&root, &mut files)?;
-        files.sort();
+        let files = examples::yaml_files(&examples::root())?;
         let mut applied = Vec::new();
         for file in &files {
-            let text = std::fs::read_to_string(file)?;
-            for document in serde_yaml::Deserializer::from_str(&text) {
-                let mut object = serde_json::Value::deserialize(document)?;
-                if object.is_null() {
-                    continue;
-                }
+            for mut object in examples::documents(file)? {
                 // The examples name namespace `test`; the test's own namespace stands in for it.
                 object["metadata"]["namespace"] = serde_json::json!(ctx.namespace);
                 let object: DynamicObject = serde_json::from_value(object)?;
@@ -60,10 +39,65 @@ async fn every_example_applies_with_strict_validation() {
         }
         let canaries = applied.iter().filter(|a| a.starts_with("Canary/")).count();
         ensure!(
-            canaries >= 8,
+            canaries >= 9,
             "expected a Canary per example, applied {applied:?}"
         );
         Ok(())
     })
     .await;
+}
+
+#[tokio::test]
+async fn every_example_canary_passes_lint() {
+    with_namespace("examples-lint", |ctx| async move {
+        let mut linted = Vec::new();
+        for file in examples::yaml_files(&examples::root())? {
+            let has_canary = examples::documents(&file)?
+                .iter()
+                .any(|d| examples::kind(d) == "Canary");
+            if !has_canary {
+                continue;
+            }
+            let path = file.to_str().context("example path is not UTF-8")?;
+            let out = plugin::run(&ctx, &["lint", path], std::time::Duration::from_secs(30)).await?;
+            ensure!(
+                out.code == Some(0) && out.stdout.is_empty(),
+                "kubectl serin lint {path}: {out:?}"
+            );
+            linted.push(file);
+        }
+        // Each example directory has a Canary; none may be skipped silently.
+        ensure!(linted.len() >= 9, "linted only {linted:?}");
+        Ok(())
+    })
+    .await;
+}
+
+/// Each example is complete: a user can apply its directory as it is.
+#[test]
+fn every_example_directory_has_a_deployment_and_a_canary() -> anyhow::Result<()> {
+    let root = examples::root();
+    let mut dirs = 0;
+    for entry in std::fs::read_dir(&root)? {
+        let dir = entry?.path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let mut kinds = Vec::new();
+        for file in examples::yaml_files(&dir)? {
+            for doc in examples::documents(&file)? {
+                kinds.push(examples::kind(&doc).to_string());
+            }
+        }
+        for needed in ["Deployment", "Canary"] {
+            ensure!(
+                kinds.iter().any(|k| k == needed),
+                "{} has no {needed}: {kinds:?}",
+                dir.display()
+            );
+        }
+        dirs += 1;
+    }
+    ensure!(dirs >= 9, "only {dirs} example directories");
+    Ok(())
 }

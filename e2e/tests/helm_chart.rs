@@ -1,8 +1,9 @@
-//! The Helm chart: lints clean, its CRDs are serin's generated ones, and what
-//! it renders for several value sets is accepted by a real API server
-//! (`kubectl apply --dry-run=server`) with RBAC free of wildcards. That the
-//! RBAC is also sufficient is proved by every other e2e test: they run serin
-//! as the chart's ServiceAccount (`serin_e2e::rbac`).
+//! The Helm charts: they lint clean, serin's CRDs are the generated ones, and
+//! what both charts render for several value sets is accepted by a real API
+//! server (`kubectl apply --dry-run=server`) with RBAC free of wildcards; the
+//! load tester's Role allows only its gate-state ConfigMap. That serin's RBAC
+//! is also sufficient is proved by every other e2e test: they run serin as the
+//! chart's ServiceAccount (`serin_e2e::rbac`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -174,12 +175,17 @@ fn controller_args(docs: &[Value]) -> anyhow::Result<Vec<String>> {
         .collect())
 }
 
-/// Renders with `values`, checks the RBAC has no wildcards and applies the
-/// result to the cluster as a server-side dry run. ServiceMonitor objects are
-/// left out of the dry run (the test cluster has no Prometheus Operator CRD)
-/// and returned for checks of their own.
-async fn render_and_dry_run(release: &str, namespace: &str, values: &str) -> anyhow::Result<Vec<Value>> {
-    let yaml = helm::template("serin", release, namespace, &["--include-crds", "--set", values]).await?;
+/// Renders `chart` with `values`, checks the RBAC has no wildcards and
+/// applies the result to the cluster as a server-side dry run. ServiceMonitor
+/// objects are left out of the dry run (the test cluster has no Prometheus
+/// Operator CRD) and returned for checks of their own.
+async fn render_and_dry_run(
+    chart: &str,
+    release: &str,
+    namespace: &str,
+    values: &str,
+) -> anyhow::Result<Vec<Value>> {
+    let yaml = helm::template(chart, release, namespace, &["--include-crds", "--set", values]).await?;
     let docs = helm::documents(&yaml)?;
     no_wildcards(&docs)?;
     let applied: Vec<Value> = docs
@@ -200,7 +206,7 @@ async fn render_and_dry_run(release: &str, namespace: &str, values: &str) -> any
 #[tokio::test]
 async fn default_values_render_and_apply() {
     with_namespace("helm-default", |ctx| async move {
-        let docs = render_and_dry_run("serin", &ctx.namespace, "image.tag=test").await?;
+        let docs = render_and_dry_run("serin", "serin", &ctx.namespace, "image.tag=test").await?;
         ensure!(of_kind(&docs, "ClusterRole").len() == 1, "one ClusterRole");
         ensure!(
             of_kind(&docs, "CustomResourceDefinition").len() == 3,
@@ -253,7 +259,7 @@ async fn every_option_renders_and_applies() {
              maxConcurrentReconciles=32",
             ctx.namespace
         );
-        let docs = render_and_dry_run("serin-all", &ctx.namespace, &values).await?;
+        let docs = render_and_dry_run("serin", "serin-all", &ctx.namespace, &values).await?;
         ensure!(
             of_kind(&docs, "ClusterRole").is_empty(),
             "watchNamespace gives a Role, not a ClusterRole"
@@ -369,6 +375,88 @@ async fn the_e2e_identity_is_refused_what_the_chart_does_not_grant() {
                 .map(drop),
             "deleting a Canary",
         )?;
+        Ok(())
+    })
+    .await;
+}
+
+/// The load tester chart renders and applies, and its only permissions are
+/// the ones its gate state needs: read and update the one ConfigMap the
+/// Deployment is told to use, and create it (which RBAC cannot limit by name).
+#[tokio::test]
+async fn loadtester_chart_renders_applies_and_is_least_privilege() {
+    with_namespace("helm-loadtester", |ctx| async move {
+        let values = format!(
+            "image.tag=test,namespaceRegexp=^(test|{0})$,allowNamespaces={{{0}}}",
+            ctx.namespace
+        );
+        let docs = render_and_dry_run("serin-loadtester", "lt", &ctx.namespace, &values).await?;
+        let mut kinds: Vec<&str> = docs.iter().map(helm::kind).collect();
+        kinds.sort_unstable();
+        ensure!(
+            kinds == ["Deployment", "Role", "RoleBinding", "Service", "ServiceAccount"],
+            "unexpected objects (no cluster-wide RBAC allowed): {kinds:?}"
+        );
+        let state = "lt-gates";
+        let deployment = of_kind(&docs, "Deployment")[0];
+        let pod = &deployment["spec"]["template"]["spec"];
+        let args: Vec<&str> = pod["containers"][0]["args"]
+            .as_array()
+            .context("no container args")?
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let expected = format!("--state-configmap={}/{state}", ctx.namespace);
+        ensure!(
+            args.contains(&expected.as_str()),
+            "{expected} missing from {args:?}"
+        );
+        ensure!(
+            args.contains(&format!("--allow-namespace={}", ctx.namespace).as_str()),
+            "{args:?}"
+        );
+
+        let rules = rules(&docs);
+        ensure!(rules.len() == 2, "two rules, got {rules:?}");
+        for rule in &rules {
+            ensure!(rule["apiGroups"] == serde_json::json!([""]), "{rule}");
+            ensure!(rule["resources"] == serde_json::json!(["configmaps"]), "{rule}");
+        }
+        let named: Vec<&&Value> = rules
+            .iter()
+            .filter(|r| r.get("resourceNames").is_some())
+            .collect();
+        ensure!(
+            named.len() == 1 && named[0]["resourceNames"] == serde_json::json!([state]),
+            "read and update only the gate-state ConfigMap: {rules:?}"
+        );
+        ensure!(
+            named[0]["verbs"] == serde_json::json!(["get", "update"]),
+            "{}",
+            named[0]
+        );
+        let unnamed: Vec<&&Value> = rules
+            .iter()
+            .filter(|r| r.get("resourceNames").is_none())
+            .collect();
+        ensure!(
+            unnamed.len() == 1 && unnamed[0]["verbs"] == serde_json::json!(["create"]),
+            "only create is unrestricted by name: {rules:?}"
+        );
+
+        let binding = of_kind(&docs, "RoleBinding")[0];
+        let account = pod["serviceAccountName"]
+            .as_str()
+            .context("no serviceAccountName")?;
+        ensure!(
+            binding["roleRef"]["kind"] == "Role"
+                && binding["roleRef"]["name"] == of_kind(&docs, "Role")[0]["metadata"]["name"]
+        );
+        ensure!(
+            binding["subjects"][0]["name"] == account,
+            "the binding names the pod's ServiceAccount"
+        );
+        ensure!(pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"] == true);
         Ok(())
     })
     .await;

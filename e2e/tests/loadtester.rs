@@ -1,5 +1,6 @@
 //! `serin loadtester` as a process: its built-in load generator sends real requests at the asked rate
-//! and stops at its duration, and gate state kept in a ConfigMap survives a restart.
+//! and stops at its duration, gate state kept in a ConfigMap survives a restart, and the load tester
+//! chart's RBAC is exactly enough for that state.
 
 use std::time::Duration;
 
@@ -138,6 +139,128 @@ async fn gate_state_survives_a_restart() {
             "rollback switch open"
         );
         lt.process.kill().await?;
+        Ok(())
+    })
+    .await;
+}
+
+/// The load tester chart's Role is enough: `serin loadtester` running as the
+/// chart's ServiceAccount, with nothing but the chart's RBAC, creates its gate
+/// ConfigMap and opens and closes a gate; anything else on ConfigMaps is refused.
+#[tokio::test]
+async fn the_chart_rbac_is_enough_and_no_more() {
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    use kube::api::{DeleteParams, ListParams, PostParams};
+    use kube::config::{KubeConfigOptions, Kubeconfig};
+    use serin_e2e::{helm, rbac};
+
+    with_namespace("lt-rbac", |ctx| async move {
+        let yaml = helm::template(
+            "serin-loadtester",
+            "lt",
+            &ctx.namespace,
+            &[
+                "--show-only",
+                "templates/rbac.yaml",
+                "--show-only",
+                "templates/serviceaccount.yaml",
+            ],
+        )
+        .await?;
+        let mut account = None;
+        for doc in helm::documents(&yaml)? {
+            let post = PostParams::default();
+            match helm::kind(&doc) {
+                "Role" => drop(
+                    ctx.api::<Role>()
+                        .create(&post, &serde_json::from_value(doc)?)
+                        .await?,
+                ),
+                "RoleBinding" => drop(
+                    ctx.api::<RoleBinding>()
+                        .create(&post, &serde_json::from_value(doc)?)
+                        .await?,
+                ),
+                "ServiceAccount" => {
+                    let sa = ctx
+                        .api::<ServiceAccount>()
+                        .create(&post, &serde_json::from_value(doc)?)
+                        .await?;
+                    account = sa.metadata.name;
+                }
+                other => anyhow::bail!("unexpected {other} in the chart's RBAC"),
+            }
+        }
+        let account = account.context("the chart rendered no ServiceAccount")?;
+        let kubeconfig = rbac::kubeconfig_for(&ctx.client, &ctx.namespace, &account).await?;
+        let config = kube::Config::from_custom_kubeconfig(
+            Kubeconfig::read_from(&kubeconfig)?,
+            &KubeConfigOptions::default(),
+        )
+        .await?;
+        let restricted: Api<ConfigMap> = Api::namespaced(kube::Client::try_from(config)?, &ctx.namespace);
+        let state = "lt-gates";
+        // The authorizer learns of a new RoleBinding through a watch: wait until it has.
+        poll_until(
+            "the chart's RoleBinding to take effect",
+            Duration::from_secs(30),
+            Duration::from_millis(100),
+            || async {
+                match restricted.get_opt(state).await {
+                    Ok(_) => Ok(Some(())),
+                    Err(kube::Error::Api(s)) if s.code == 403 => Ok(None),
+                    Err(err) => Err(err.into()),
+                }
+            },
+        )
+        .await?;
+
+        let flag = format!("{}/{state}", ctx.namespace);
+        let path = kubeconfig.to_str().context("kubeconfig path is not UTF-8")?;
+        let lt = Loadtester::start_as(&ctx, path, &["--state-configmap", &flag]).await?;
+        let canary = json!({ "name": "podinfo", "namespace": ctx.namespace });
+        for (path, expected) in [
+            ("/gate/check", 403),
+            ("/gate/open", 202),
+            ("/gate/check", 200),
+            ("/gate/close", 202),
+            ("/gate/check", 403),
+            ("/rollback/open", 202),
+            ("/rollback/check", 200),
+        ] {
+            let (status, body) = lt.post(path, &canary).await?;
+            ensure!(
+                status == expected,
+                "{path} answered {status}, not {expected}: {body}"
+            );
+        }
+        let stored = ctx.api::<ConfigMap>().get(state).await?.data.unwrap_or_default();
+        ensure!(
+            stored
+                .get(&format!("rollback.podinfo.{}", ctx.namespace))
+                .map(String::as_str)
+                == Some("open"),
+            "stored: {stored:?}"
+        );
+        lt.process.kill().await?;
+
+        let forbidden = |result: Result<(), kube::Error>, what: &str| match result {
+            Err(kube::Error::Api(status)) if status.code == 403 => Ok(()),
+            other => Err(anyhow::anyhow!("{what}: expected a 403, got {other:?}")),
+        };
+        forbidden(
+            restricted.get("other").await.map(drop),
+            "reading another ConfigMap",
+        )?;
+        forbidden(
+            restricted.list(&ListParams::default()).await.map(drop),
+            "listing ConfigMaps",
+        )?;
+        forbidden(
+            restricted.delete(state, &DeleteParams::default()).await.map(drop),
+            "deleting the gate ConfigMap",
+        )?;
         Ok(())
     })
     .await;

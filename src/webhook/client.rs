@@ -47,12 +47,7 @@ impl Caller {
     /// Calls one webhook, retrying transport errors and 5xx/429 answers up to
     /// `retries` times. Never fails: the outcome is in the result.
     pub async fn call(&self, hook: &CanaryWebhook, payload: &Payload) -> HookResult {
-        let timeout = hook
-            .timeout
-            .as_ref()
-            .and_then(|t| t.parse().ok())
-            .filter(|t: &Duration| !t.is_zero())
-            .unwrap_or(DEFAULT_TIMEOUT);
+        let timeout = timeout_of(hook);
         let retries = hook.retries.unwrap_or(0).clamp(0, 10);
         let mut backoff = self.first_backoff.unwrap_or(FIRST_BACKOFF);
         let mut attempt = 0;
@@ -91,6 +86,16 @@ impl Caller {
             Err(_) => Attempt::Failed(format!("no answer within {}s", timeout.as_secs_f64())),
         }
     }
+}
+
+/// The per-call timeout: the webhook's `timeout`, or [`DEFAULT_TIMEOUT`]
+/// when it is absent, zero or unparsable (the CRD rejects the latter).
+pub(super) fn timeout_of(hook: &CanaryWebhook) -> Duration {
+    hook.timeout
+        .as_ref()
+        .and_then(|t| t.parse().ok())
+        .filter(|t: &Duration| !t.is_zero())
+        .unwrap_or(DEFAULT_TIMEOUT)
 }
 
 fn result(hook: &CanaryWebhook, outcome: Attempt, attempts: i32, timeout: Duration) -> HookResult {

@@ -133,6 +133,18 @@ async fn a_hanging_webhook_times_out() {
     assert_eq!(result.message, "no answer within 0.3s");
 }
 
+/// Flagger's default: a webhook without `timeout` (or with `0s`) gets 10 s per call.
+#[test]
+fn the_default_timeout_is_ten_seconds() {
+    let mut plain = hook("http://127.0.0.1:1/".into());
+    assert_eq!(plain.timeout, None);
+    assert_eq!(client::timeout_of(&plain), Duration::from_secs(10));
+    plain.timeout = Some(DurationString::new("0s"));
+    assert_eq!(client::timeout_of(&plain), Duration::from_secs(10));
+    plain.timeout = Some(DurationString::new("1m30s"));
+    assert_eq!(client::timeout_of(&plain), Duration::from_secs(90));
+}
+
 #[tokio::test]
 async fn an_unreachable_webhook_says_so() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

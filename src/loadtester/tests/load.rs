@@ -192,3 +192,81 @@ async fn measure_rates() {
         eprintln!("rate {rate}: {report:?} hits {hits}");
     }
 }
+
+/// One request as the target saw it.
+#[derive(Debug, Clone, PartialEq)]
+struct Seen {
+    method: String,
+    load_test: Option<String>,
+    other: Option<String>,
+    content_type: Option<String>,
+    body: String,
+}
+
+/// A loopback server that records the method, the two test headers and the body of every request.
+async fn recording_target() -> (String, Arc<Mutex<Vec<Seen>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("bound address");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let app = Router::new().fallback(move |request: axum::extract::Request| {
+        let record = record.clone();
+        async move {
+            let (parts, body) = request.into_parts();
+            let header = |name: &str| {
+                parts
+                    .headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            let mut entry = Seen {
+                method: parts.method.to_string(),
+                load_test: header("x-load-test"),
+                other: header("x-other"),
+                content_type: header("content-type"),
+                body: String::new(),
+            };
+            let bytes = to_bytes(body, 1 << 20).await.unwrap_or_default();
+            entry.body = String::from_utf8_lossy(&bytes).to_string();
+            record.lock().expect("lock").push(entry);
+            StatusCode::OK
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/ingest"), seen)
+}
+
+/// `method`, `headers` and `body` of a `load` task sent through the API reach the target on every request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_task_sends_its_method_headers_and_body() {
+    let (url, seen) = recording_target().await;
+    let app = app();
+    let task = payload(json!({
+        "type": "load", "url": url, "rate": "20", "duration": "1s",
+        "method": "PUT",
+        "headers": "X-Load-Test: serin\nX-Other: two words\nContent-Type: application/json",
+        "body": r#"{"order": 42}"#
+    }));
+    let (status, body) = post(&app, "/", task).await;
+    assert_eq!((status, body.trim()), (StatusCode::ACCEPTED, "load task started"));
+    eventually("the load test to end", Duration::from_secs(10), || {
+        app.tasks.running() == 0
+    })
+    .await;
+
+    let seen = seen.lock().expect("lock").clone();
+    assert!(seen.len() >= 10, "only {} requests arrived", seen.len());
+    let expected = Seen {
+        method: "PUT".to_string(),
+        load_test: Some("serin".to_string()),
+        other: Some("two words".to_string()),
+        content_type: Some("application/json".to_string()),
+        body: r#"{"order": 42}"#.to_string(),
+    };
+    for request in &seen {
+        assert_eq!(request, &expected);
+    }
+}
