@@ -439,3 +439,94 @@ fn post_rollout_follows_a_promotion() {
     assert_eq!(d.status.phase, Phase::Succeeded);
     assert_eq!(d.actions.last(), Some(&Action::PostRollout));
 }
+
+#[test]
+fn a_traffic_increase_deadline_rolls_back_at_the_step_after_it() {
+    let gate = with_deadline(
+        hook("more", ConfirmTrafficIncrease),
+        "90s",
+        Some(DeadlineAction::Fail),
+    );
+    let spec = with_hooks(vec![gate]);
+    let closed: &[(&str, bool)] = &[("more", false)];
+    let (d, _) = decide_with(
+        &spec,
+        &progressing(10, Some(0)),
+        &passed(canary_up(60)),
+        &[(ConfirmTrafficIncrease, closed)],
+    );
+    assert_eq!(d.status.phase, Phase::Progressing);
+    // 60 s into a 90 s deadline: still waiting, weight held.
+    let (d, _) = decide_with(
+        &spec,
+        &d.status,
+        &passed(canary_up(120)),
+        &[(ConfirmTrafficIncrease, closed)],
+    );
+    assert_eq!((d.status.phase, d.status.canary_weight), (Phase::Progressing, 10));
+    let (d, _) = decide_with(
+        &spec,
+        &d.status,
+        &passed(canary_up(180)),
+        &[(ConfirmTrafficIncrease, closed)],
+    );
+    assert_eq!(d.status.phase, Phase::Failed);
+    assert_eq!(d.actions[0], Action::ApplyRouting(Weights::ALL_PRIMARY));
+    assert!(
+        d.status
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("confirm-traffic-increase gate more did not open"),
+        "{:?}",
+        d.status.message
+    );
+}
+
+#[test]
+fn a_traffic_increase_deadline_with_proceed_advances() {
+    let gate = with_deadline(
+        hook("more", ConfirmTrafficIncrease),
+        "90s",
+        Some(DeadlineAction::Proceed),
+    );
+    let spec = with_hooks(vec![gate]);
+    let closed: &[(&str, bool)] = &[("more", false)];
+    let (d, _) = decide_with(
+        &spec,
+        &progressing(10, Some(0)),
+        &passed(canary_up(60)),
+        &[(ConfirmTrafficIncrease, closed)],
+    );
+    assert_eq!(d.status.canary_weight, 10);
+    let (d, _) = decide_with(
+        &spec,
+        &d.status,
+        &passed(canary_up(180)),
+        &[(ConfirmTrafficIncrease, closed)],
+    );
+    assert_eq!((d.status.phase, d.status.canary_weight), (Phase::Progressing, 20));
+    assert_eq!(d.status.waiting_for, None);
+    assert!(reasons(&d).contains(&"GateDeadlinePassed"), "{:?}", reasons(&d));
+}
+
+#[test]
+fn a_promotion_gate_deadline_with_proceed_promotes() {
+    let gate = with_deadline(
+        hook("ship", ConfirmPromotion),
+        "2m",
+        Some(DeadlineAction::Proceed),
+    );
+    let spec = with_hooks(vec![gate]);
+    let closed: &[(&str, bool)] = &[("ship", false)];
+    let (d, _) = decide_with(
+        &spec,
+        &progressing(50, Some(0)),
+        &passed(canary_up(60)),
+        &[(ConfirmPromotion, closed)],
+    );
+    assert_eq!(d.status.phase, Phase::WaitingPromotion);
+    let (d, _) = decide_with(&spec, &d.status, &canary_up(180), &[(ConfirmPromotion, closed)]);
+    assert_eq!(d.status.phase, Phase::Promoting);
+    assert!(d.actions.contains(&Action::PromoteToPrimary));
+}
