@@ -255,3 +255,55 @@ async fn migrate_output_passes_lint_and_the_api_server() {
     })
     .await;
 }
+
+/// kubectl finds the plugin on PATH (`kubectl serin ...`), `-A` lists every
+/// namespace, and a Canary that does not exist is exit code 3.
+#[tokio::test]
+async fn kubectl_runs_the_plugin_from_path() {
+    with_namespace("cli-path", |ctx| async move {
+        serin_e2e::crds::install_serin(&ctx.client).await?;
+        fixtures::create_canary(
+            &ctx,
+            fixtures::gatewayapi_canary("podinfo", "1s", json!({ "stepWeight": 10 })),
+        )
+        .await?;
+        let plugin_dir = plugin::bin()
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .ok_or_else(|| anyhow::anyhow!("plugin path has no directory"))?;
+        let path = std::env::join_paths(std::iter::once(plugin_dir).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )))?;
+        let out = tokio::time::timeout(
+            T,
+            tokio::process::Command::new("kubectl")
+                .args(["serin", "get", "-n", &ctx.namespace])
+                .env("PATH", &path)
+                .env("KUBECONFIG", serin_e2e::env::kubeconfig())
+                .output(),
+        )
+        .await??;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "kubectl serin get: {out:?}");
+        assert!(
+            stdout.starts_with("NAME") && stdout.contains("podinfo"),
+            "{stdout}"
+        );
+
+        let all = plugin::run(&ctx, &["get", "-A"], T).await?;
+        assert_eq!(all.code, Some(0), "{all:?}");
+        assert!(
+            all.stdout
+                .lines()
+                .any(|l| l.contains(&ctx.namespace) && l.contains("podinfo")),
+            "get -A names the namespace: {}",
+            all.stdout
+        );
+
+        let missing = plugin::run(&ctx, &["status", "no-such-canary"], T).await?;
+        assert_eq!(missing.code, Some(3), "{missing:?}");
+        assert!(missing.stderr.contains("no-such-canary"), "{missing:?}");
+        Ok(())
+    })
+    .await;
+}
