@@ -225,3 +225,49 @@ async fn every_provider_hears_its_severities_through_a_rollout_and_a_rollback() 
     })
     .await;
 }
+
+/// A rollback decided by a metric carries the values behind it: the
+/// generic webhook's `fields` hold each check of the last analysis.
+#[tokio::test]
+async fn a_metric_rollback_alert_carries_the_values_behind_it() {
+    with_namespace("notify-metrics", |ctx| async move {
+        let receiver = Receiver::start().await?;
+        let _serin = fixtures::podinfo_with_serin(&ctx, "podinfo:1", 1).await?;
+        provider(
+            &ctx,
+            "pager",
+            json!({ "type": "webhook", "address": receiver.url("pager") }),
+        )
+        .await?;
+        let analysis = json!({
+            "stepWeight": 50, "maxWeight": 50, "threshold": 1,
+            // Prometheus answers 42 whatever the traffic: below the floor of 99.
+            "metrics": [{ "name": "success-rate", "query": "vector(42)", "thresholdRange": { "min": 99 } }],
+            "alerts": [alert("pager", "error", "pager")],
+        });
+        let mut canary = fixtures::gatewayapi_canary("podinfo", "1s", analysis);
+        canary["spec"]["metricsServer"] = json!(serin_e2e::env::prometheus_url());
+        fixtures::create_canary(&ctx, canary).await?;
+        fixtures::wait_for_phase(&ctx, "podinfo", Phase::Initialized, T).await?;
+        fixtures::set_image(&ctx, "podinfo", "podinfo:2").await?;
+        fixtures::wait_for_phase(&ctx, "podinfo", Phase::Failed, T).await?;
+
+        let bodies = wait_for_message(&receiver, "pager", ROLLED_BACK, webhook_text).await?;
+        let rollback = bodies
+            .iter()
+            .find(|b| webhook_text(b).is_some_and(|t| t.contains(ROLLED_BACK)))
+            .ok_or_else(|| anyhow::anyhow!("no rollback message: {bodies:?}"))?;
+        let message = webhook_text(rollback).unwrap_or_default();
+        assert!(
+            message.contains("success-rate"),
+            "the reason names the metric: {message}"
+        );
+        let check = rollback["fields"]["success-rate"].as_str().unwrap_or_default();
+        assert!(
+            check.starts_with("42") && check.contains("99") && check.to_lowercase().contains("fail"),
+            "the check's value, range and verdict: {check:?} in {rollback}"
+        );
+        Ok(())
+    })
+    .await;
+}
