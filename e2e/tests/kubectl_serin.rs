@@ -307,3 +307,47 @@ async fn kubectl_runs_the_plugin_from_path() {
     })
     .await;
 }
+
+/// `get` shows each metric's last value and verdict and the gate being
+/// waited on, read from a real rollout held at a closed promotion gate.
+#[tokio::test]
+async fn get_shows_metric_values_and_the_gate_waited_on() {
+    with_namespace("cli-analysis", |ctx| async move {
+        let receiver = serin_e2e::receiver::Receiver::start().await?;
+        receiver.answer("gate", serin_e2e::receiver::Answer::Status(403));
+        let _serin = fixtures::podinfo_with_serin(&ctx, "podinfo:1", 1).await?;
+        let analysis = json!({
+            "stepWeight": 50, "maxWeight": 50,
+            "metrics": [{ "name": "success-rate", "query": "vector(100)", "thresholdRange": { "min": 99 } }],
+            "webhooks": [{ "name": "ship-it", "type": "confirm-promotion", "url": receiver.url("gate") }],
+        });
+        let mut canary = fixtures::gatewayapi_canary("podinfo", "1s", analysis);
+        canary["spec"]["metricsServer"] = json!(serin_e2e::env::prometheus_url());
+        fixtures::create_canary(&ctx, canary).await?;
+        fixtures::wait_for_phase(&ctx, "podinfo", Phase::Initialized, T).await?;
+        fixtures::set_image(&ctx, "podinfo", "podinfo:2").await?;
+        fixtures::wait_for_phase(&ctx, "podinfo", Phase::WaitingPromotion, T).await?;
+
+        let table = plugin::run(&ctx, &["get"], T).await?;
+        assert_eq!(table.code, Some(0), "{table:?}");
+        let row = table
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("podinfo"))
+            .unwrap_or_default();
+        assert!(
+            row.contains("WaitingPromotion") && row.contains("50%/50%"),
+            "{row}"
+        );
+        assert!(
+            row.contains("success-rate=100 ok"),
+            "metric value and verdict: {row}"
+        );
+        assert!(
+            row.contains("confirm-promotion [ship-it]"),
+            "the gate waited on: {row}"
+        );
+        Ok(())
+    })
+    .await;
+}
