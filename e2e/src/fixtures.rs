@@ -410,8 +410,8 @@ pub async fn create_fresh_kind(
 /// Every distinct `(primary, canary)` split the route `name` showed to
 /// requests without an A/B header until Canary `name` reached `phase`, read
 /// as the simulator's traffic reads it (HTTPRoute, TrafficSplit or
-/// VirtualService). Fails early if the Canary fails while waiting for
-/// another phase. Polled, so a split must last a poll period (200 ms) to be
+/// VirtualService). Fails early if the Canary ends (fails or succeeds)
+/// while waiting for another phase. Polled, so a split must last a poll period (200 ms) to be
 /// seen: every step of a rollout lasts an analysis interval.
 pub async fn splits_until(
     ctx: &TestContext,
@@ -433,8 +433,10 @@ pub async fn splits_until(
             return Ok(seen);
         }
         anyhow::ensure!(
-            current != Phase::Failed,
-            "the Canary failed; splits seen: {seen:?}"
+            !matches!(current, Phase::Failed | Phase::Succeeded),
+            "the Canary reached {} waiting for {}; splits seen: {seen:?}",
+            current.as_str(),
+            phase.as_str()
         );
         anyhow::ensure!(
             tokio::time::Instant::now() < deadline,

@@ -228,6 +228,29 @@ impl Simulator {
         &self.exporter.id
     }
 
+    /// Waits until Prometheus has found this simulator and scraped it twice,
+    /// so a `rate()` over series that exist can answer. Until then every
+    /// query answers "no data", which a test letting no data pass
+    /// (`noData: pass`) would take for a healthy canary.
+    pub async fn wait_until_scraped(&self, timeout: Duration) -> anyhow::Result<()> {
+        let prometheus = crate::prometheus::Prometheus::from_env();
+        let query = format!(
+            r#"count_over_time(up{{e2e_exporter="{}"}}[1m])"#,
+            self.exporter.id
+        );
+        let (prometheus, query) = (&prometheus, &query);
+        crate::wait::poll_until(
+            "Prometheus to scrape the simulator twice",
+            timeout,
+            Duration::from_millis(250),
+            || async move {
+                let samples = prometheus.query(query).await?;
+                Ok(samples.iter().any(|s| s.value >= 2.0).then_some(()))
+            },
+        )
+        .await
+    }
+
     fn with_shared<T: Default>(&self, f: impl FnOnce(&mut Shared) -> T) -> T {
         self.shared.lock().map(|mut s| f(&mut s)).unwrap_or_default()
     }

@@ -118,7 +118,7 @@ async fn a_canary_with_ten_percent_errors_rolls_back_and_says_why() {
     with_namespace("analysis-errors", |ctx| async move {
         let analysis = json!({
             "stepWeight": 20,
-            "maxWeight": 60,
+            "maxWeight": 80,
             "threshold": 2,
             "metrics": builtin_metrics(json!({ "noData": "pass" }))
         });
@@ -127,7 +127,11 @@ async fn a_canary_with_ten_percent_errors_rolls_back_and_says_why() {
             canary_direct_rps: 0.0,
             ..SimConfig::default()
         };
-        let (_sim, _serin) = start_analysis(&ctx, analysis, routed_only).await?;
+        let (sim, _serin) = start_analysis(&ctx, analysis, routed_only).await?;
+        // No data passes a step: Prometheus must be reading the simulator
+        // before the release, and four steps to the maximum leave the
+        // canary's fresh series time to answer before promotion could come.
+        sim.wait_until_scraped(T).await?;
         // The release itself is bad: its pods fail 10% of requests.
         simulator::annotate_behaviour(
             &ctx,

@@ -124,6 +124,7 @@ async fn steps_up_and_promotes(
 /// the checks at weight 0, so the weight leaves 0; from then on the canary's
 /// errors come only from the share the route gives it. (`minRequests` would
 /// hold the first step for ever: nothing reaches a canary at weight 0.)
+/// Also in `canary_analysis.rs`, for the Gateway API.
 fn routed_only_metrics() -> Value {
     json!([
         { "name": "request-success-rate", "interval": "10s", "noData": "pass", "thresholdRange": { "min": 99 } },
@@ -139,7 +140,7 @@ async fn bad_release_rolls_back(ctx: &TestContext, provider: &str) -> anyhow::Re
         ctx,
         canary(
             provider,
-            json!({ "stepWeight": 20, "maxWeight": 60, "metrics": routed_only_metrics() }),
+            json!({ "stepWeight": 20, "maxWeight": 80, "metrics": routed_only_metrics() }),
         ),
     )
     .await?;
@@ -149,7 +150,11 @@ async fn bad_release_rolls_back(ctx: &TestContext, provider: &str) -> anyhow::Re
         canary_direct_rps: 0.0,
         ..SimConfig::default()
     };
-    let _sim = Simulator::start(ctx, "podinfo", traffic).await?;
+    let sim = Simulator::start(ctx, "podinfo", traffic).await?;
+    // A canary's new series need a scrape or two to answer a rate, so a
+    // step may still pass on no data; with four steps to the maximum, the
+    // errors are seen long before promotion could come.
+    sim.wait_until_scraped(T).await?;
     let bad = Behaviour {
         error_rate: 0.1,
         latency_ms: 50.0,
