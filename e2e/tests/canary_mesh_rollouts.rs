@@ -192,6 +192,17 @@ async fn gatewayapi_steps_the_http_route_up_and_promotes() {
     .await;
 }
 
+/// Flagger's recommended Linkerd setup names `gatewayapi:v1beta1`: the same
+/// router (serin writes the HTTPRoute at v1, the same object).
+#[tokio::test]
+async fn gatewayapi_v1beta1_steps_the_same_http_route_up_and_promotes() {
+    with_namespace("rollout-gw-beta", |ctx| async move {
+        let _serin = setup(&ctx, "gatewayapi:v1beta1").await?;
+        steps_up_and_promotes(&ctx, "gatewayapi:v1beta1", json!({})).await
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn linkerd_rolls_a_bad_release_back_to_the_primary() {
     with_namespace("rollback-linkerd", |ctx| async move {
