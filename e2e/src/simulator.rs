@@ -35,7 +35,9 @@
 //! the upper bound of the bucket holding it (50 ms -> 49.9 for Linkerd).
 //!
 //! **Series** (one set per pod that exists and has been routed traffic; a
-//! deleted pod's series disappear; errors are status 500, the rest 200):
+//! deleted pod's series disappear; errors are status 500, the rest 200;
+//! every family whichever object routes, so Linkerd's series also follow an
+//! HTTPRoute whose parent is the Service, as with GAMMA):
 //! - `response_total{namespace, deployment, pod, direction="inbound", classification="success"|"failure", status_code}`
 //! - `response_latency_ms_bucket{namespace, deployment, pod, direction="inbound", le}` (+ `_sum`, `_count`)
 //! - `istio_requests_total{reporter="destination", destination_workload_namespace, destination_workload, pod, response_code}`
