@@ -9,7 +9,7 @@ build:
 
 ## Regenerates crds/ (and the chart's copy) from the Rust types; tests fail when either drifts.
 generate:
-	cargo run --quiet -- crd --out-dir crds
+	cargo run --quiet --bin serin -- crd --out-dir crds
 	cp crds/*.yaml charts/serin/crds/
 
 ## Everything CI runs: lints, unit tests, then e2e tests on the local control plane.

@@ -406,3 +406,80 @@ pub async fn create_fresh_kind(
     .await?
     .map_err(Into::into)
 }
+
+/// Every distinct `(primary, canary)` split the route `name` showed to
+/// requests without an A/B header until Canary `name` reached `phase`, read
+/// as the simulator's traffic reads it (HTTPRoute, TrafficSplit or
+/// VirtualService). Fails early if the Canary ends (fails or succeeds)
+/// while waiting for another phase. Polled, so a split must last a poll period (200 ms) to be
+/// seen: every step of a rollout lasts an analysis interval.
+pub async fn splits_until(
+    ctx: &TestContext,
+    name: &str,
+    phase: Phase,
+    timeout: Duration,
+) -> anyhow::Result<Vec<(i64, i64)>> {
+    let api: Api<Canary> = ctx.api();
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut seen: Vec<(i64, i64)> = Vec::new();
+    loop {
+        if let Some(split) = crate::simulator::routed_weights(&ctx.client, &ctx.namespace, name, None).await
+            && seen.last() != Some(&split)
+        {
+            seen.push(split);
+        }
+        let current = api.get(name).await?.status.unwrap_or_default().phase;
+        if current == phase {
+            return Ok(seen);
+        }
+        anyhow::ensure!(
+            !matches!(current, Phase::Failed | Phase::Succeeded),
+            "the Canary reached {} waiting for {}; splits seen: {seen:?}",
+            current.as_str(),
+            phase.as_str()
+        );
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {}; splits seen: {seen:?}",
+            phase.as_str()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Every distinct `status.iterations` Canary `name` wrote, in order, until
+/// it reached `phase`. A watch, not a poll, so no write is missed however
+/// short it stands (Kubernetes events cannot tell: the recorder folds events
+/// of one reason into a series that keeps the first note).
+pub async fn iterations_until(
+    ctx: TestContext,
+    name: String,
+    phase: Phase,
+    timeout: Duration,
+) -> anyhow::Result<Vec<i32>> {
+    use futures::StreamExt;
+    use kube::runtime::{WatchStreamExt, watcher};
+    let api: Api<Canary> = ctx.api();
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let mut updates = Box::pin(watcher(api, config).applied_objects());
+    let mut seen: Vec<i32> = Vec::new();
+    let watch = async {
+        while let Some(canary) = updates.next().await {
+            let status = canary?.status.unwrap_or_default();
+            if seen.last() != Some(&status.iterations) {
+                seen.push(status.iterations);
+            }
+            if status.phase == phase {
+                return Ok(());
+            }
+        }
+        Err(anyhow!("the watch of Canary {name} ended"))
+    };
+    match tokio::time::timeout(timeout, watch).await {
+        Ok(done) => done.map(|()| seen),
+        Err(_) => Err(anyhow!(
+            "timed out after {timeout:?} waiting for {}; iterations seen: {seen:?}",
+            phase.as_str()
+        )),
+    }
+}

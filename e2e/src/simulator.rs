@@ -35,7 +35,9 @@
 //! the upper bound of the bucket holding it (50 ms -> 49.9 for Linkerd).
 //!
 //! **Series** (one set per pod that exists and has been routed traffic; a
-//! deleted pod's series disappear; errors are status 500, the rest 200):
+//! deleted pod's series disappear; errors are status 500, the rest 200;
+//! every family whichever object routes, so Linkerd's series also follow an
+//! HTTPRoute whose parent is the Service, as with GAMMA):
 //! - `response_total{namespace, deployment, pod, direction="inbound", classification="success"|"failure", status_code}`
 //! - `response_latency_ms_bucket{namespace, deployment, pod, direction="inbound", le}` (+ `_sum`, `_count`)
 //! - `istio_requests_total{reporter="destination", destination_workload_namespace, destination_workload, pod, response_code}`
@@ -226,6 +228,29 @@ impl Simulator {
     /// The `e2e_exporter` label Prometheus puts on this simulator's series.
     pub fn exporter_id(&self) -> &str {
         &self.exporter.id
+    }
+
+    /// Waits until Prometheus has found this simulator and scraped it twice,
+    /// so a `rate()` over series that exist can answer. Until then every
+    /// query answers "no data", which a test letting no data pass
+    /// (`noData: pass`) would take for a healthy canary.
+    pub async fn wait_until_scraped(&self, timeout: Duration) -> anyhow::Result<()> {
+        let prometheus = crate::prometheus::Prometheus::from_env();
+        let query = format!(
+            r#"count_over_time(up{{e2e_exporter="{}"}}[1m])"#,
+            self.exporter.id
+        );
+        let (prometheus, query) = (&prometheus, &query);
+        crate::wait::poll_until(
+            "Prometheus to scrape the simulator twice",
+            timeout,
+            Duration::from_millis(250),
+            || async move {
+                let samples = prometheus.query(query).await?;
+                Ok(samples.iter().any(|s| s.value >= 2.0).then_some(()))
+            },
+        )
+        .await
     }
 
     fn with_shared<T: Default>(&self, f: impl FnOnce(&mut Shared) -> T) -> T {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use serin::api::{MetricCheck, Phase, Verdict};
 use serin_e2e::simulator::{self, Behaviour, SimConfig, Simulator};
-use serin_e2e::{TestContext, fixtures, with_namespace};
+use serin_e2e::{TestContext, fixtures, wait, with_namespace};
 
 const T: Duration = Duration::from_secs(120);
 
@@ -47,13 +47,18 @@ async fn start_with(
     threshold: i32,
     traffic: SimConfig,
 ) -> anyhow::Result<(Simulator, serin_e2e::serin::SerinProcess)> {
+    let analysis = json!({ "stepWeight": 50, "maxWeight": 50, "threshold": threshold, "metrics": metrics });
+    start_analysis(ctx, analysis, traffic).await
+}
+
+async fn start_analysis(
+    ctx: &TestContext,
+    analysis: Value,
+    traffic: SimConfig,
+) -> anyhow::Result<(Simulator, serin_e2e::serin::SerinProcess)> {
     let serin = fixtures::podinfo_with_serin(ctx, "podinfo:1", 1).await?;
     let prometheus = serin_e2e::env::prometheus_url();
-    let mut canary = fixtures::gatewayapi_canary(
-        "podinfo",
-        "2s",
-        json!({ "stepWeight": 50, "maxWeight": 50, "threshold": threshold, "metrics": metrics }),
-    );
+    let mut canary = fixtures::gatewayapi_canary("podinfo", "2s", analysis);
     canary["spec"]["metricsServer"] = json!(prometheus);
     fixtures::create_canary(ctx, canary).await?;
     fixtures::wait_for_phase(ctx, "podinfo", Phase::Initialized, T).await?;
@@ -105,10 +110,28 @@ async fn a_healthy_canary_promotes_on_the_builtin_metrics() {
     .await;
 }
 
+/// The canary is judged on the traffic the HTTPRoute sends it: no load
+/// tester, so nothing reaches it at weight 0, where no data passes the first
+/// step (as Flagger skips the checks there) and the weight leaves 0.
 #[tokio::test]
 async fn a_canary_with_ten_percent_errors_rolls_back_and_says_why() {
     with_namespace("analysis-errors", |ctx| async move {
-        let (_sim, _serin) = start(&ctx, builtin_metrics(json!({ "minRequests": 20 })), 2).await?;
+        let analysis = json!({
+            "stepWeight": 20,
+            "maxWeight": 80,
+            "threshold": 2,
+            "metrics": builtin_metrics(json!({ "noData": "pass" }))
+        });
+        let routed_only = SimConfig {
+            rps: 40.0,
+            canary_direct_rps: 0.0,
+            ..SimConfig::default()
+        };
+        let (sim, _serin) = start_analysis(&ctx, analysis, routed_only).await?;
+        // No data passes a step: Prometheus must be reading the simulator
+        // before the release, and four steps to the maximum leave the
+        // canary's fresh series time to answer before promotion could come.
+        sim.wait_until_scraped(T).await?;
         // The release itself is bad: its pods fail 10% of requests.
         simulator::annotate_behaviour(
             &ctx,
@@ -119,7 +142,13 @@ async fn a_canary_with_ten_percent_errors_rolls_back_and_says_why() {
             },
         )
         .await?;
-        let failed = fixtures::wait_for_phase(&ctx, "podinfo", Phase::Failed, T).await?;
+        let seen = fixtures::splits_until(&ctx, "podinfo", Phase::Failed, T).await?;
+        let max_canary = seen.iter().map(|s| s.1).max().unwrap_or(0);
+        assert!(
+            max_canary > 0,
+            "judged with traffic routed to the canary; splits seen: {seen:?}"
+        );
+        let failed = ctx.api::<serin::api::Canary>().get("podinfo").await?;
         let status = failed.status.unwrap_or_default();
         assert_eq!(status.failed_checks, 2, "rolled back at the threshold");
         let success = check(&status.last_analysis, "request-success-rate");
@@ -135,11 +164,17 @@ async fn a_canary_with_ten_percent_errors_rolls_back_and_says_why() {
             "the status names the metric: {message}"
         );
         let routes = fixtures::http_routes(&ctx.client, &ctx.namespace);
-        assert_eq!(
-            fixtures::route_weights(&routes.get("podinfo").await?),
-            Some((100, 0)),
-            "all traffic back on the primary"
-        );
+        let all_primary = wait::poll_until(
+            "the HTTPRoute all primary",
+            T,
+            Duration::from_millis(200),
+            || async {
+                let weights = fixtures::route_weights(&routes.get("podinfo").await?);
+                Ok((weights == Some((100, 0))).then_some(weights))
+            },
+        )
+        .await?;
+        assert_eq!(all_primary, Some((100, 0)), "all traffic back on the primary");
         Ok(())
     })
     .await;

@@ -1,16 +1,18 @@
 //! Controller-driven rollouts on the mesh routers, judged from a real
 //! Prometheus scraping simulated traffic: weights step up on the SMI
 //! TrafficSplit (`linkerd`) and the Istio VirtualService and come back to
-//! the primary on a rollback; A/B analyses send only matching requests to
-//! the canary (Istio and Gateway API); Blue/Green mirroring is on the route
+//! the primary on a rollback; the Gateway API HTTPRoute steps the same way;
+//! A/B analyses send only matching requests to the canary (Istio and Gateway
+//! API) for all their iterations; Blue/Green mirroring is on the route
 //! only while the analysis runs; a user's VirtualService keeps its fields
-//! through a rollout and gets its spec back when the Canary goes; Istio
-//! traffic policies reach both DestinationRules. (Gateway API weight
-//! stepping and rollback are in `canary_analysis.rs` and `canary_gatewayapi.rs`.)
+//! through a rollout and gets its spec back when the Canary goes, and so do
+//! a user's TrafficSplit and HTTPRoute; Istio
+//! traffic policies reach both DestinationRules. (The Gateway API rollback
+//! is in `canary_analysis.rs`.)
 
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow, ensure};
+use anyhow::{Context as _, anyhow};
 use kube::api::{ApiResource, DeleteParams, DynamicObject};
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
@@ -18,6 +20,7 @@ use serin::api::{Canary, Phase};
 use serin::router::gatewayapi_types::HTTPRoute;
 use serin::router::istio_types::{DestinationRule, VirtualService};
 use serin::router::original::ORIGINAL_CONFIGURATION;
+use serin::router::smi_types::v1alpha1;
 use serin_e2e::serin::SerinProcess;
 use serin_e2e::simulator::{self, Behaviour, Header, SimConfig, Simulator};
 use serin_e2e::{TestContext, fixtures, wait, with_namespace};
@@ -73,30 +76,7 @@ async fn routed(ctx: &TestContext, header: Header<'_>) -> Option<(i64, i64)> {
 /// Every distinct split the route showed (for requests without a header)
 /// until the Canary reached `phase`, read as the traffic reads it.
 async fn splits_until(ctx: &TestContext, phase: Phase) -> anyhow::Result<Vec<(i64, i64)>> {
-    let api: Api<Canary> = ctx.api();
-    let deadline = tokio::time::Instant::now() + T;
-    let mut seen: Vec<(i64, i64)> = Vec::new();
-    loop {
-        if let Some(split) = routed(ctx, None).await
-            && seen.last() != Some(&split)
-        {
-            seen.push(split);
-        }
-        let current = api.get("podinfo").await?.status.unwrap_or_default().phase;
-        if current == phase {
-            return Ok(seen);
-        }
-        ensure!(
-            current != Phase::Failed,
-            "the Canary failed; splits seen: {seen:?}"
-        );
-        ensure!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {}; splits seen: {seen:?}",
-            phase.as_str()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    fixtures::splits_until(ctx, "podinfo", phase, T).await
 }
 
 /// Waits until a request carrying `header` is routed by `split`.
@@ -139,27 +119,54 @@ async fn steps_up_and_promotes(
     wait_for_split(ctx, None, ALL_PRIMARY).await
 }
 
-/// A release whose pods fail 10% of requests rolls back to the primary.
+/// Builtin metrics for a rollback judged on routed traffic only. The first
+/// step (weight 0) has nothing to judge: no data passes it, as Flagger skips
+/// the checks at weight 0, so the weight leaves 0; from then on the canary's
+/// errors come only from the share the route gives it. (`minRequests` would
+/// hold the first step for ever: nothing reaches a canary at weight 0.)
+/// Also in `canary_analysis.rs`, for the Gateway API.
+fn routed_only_metrics() -> Value {
+    json!([
+        { "name": "request-success-rate", "interval": "10s", "noData": "pass", "thresholdRange": { "min": 99 } },
+        { "name": "request-duration", "interval": "10s", "noData": "pass", "thresholdRange": { "max": 500 } }
+    ])
+}
+
+/// A release whose pods fail 10% of requests gets traffic through the route
+/// (its weight leaves 0), fails on those requests and rolls back: the route
+/// is all primary again.
 async fn bad_release_rolls_back(ctx: &TestContext, provider: &str) -> anyhow::Result<()> {
     initialize(
         ctx,
         canary(
             provider,
-            json!({ "stepWeight": 20, "maxWeight": 60, "metrics": builtin_metrics() }),
+            json!({ "stepWeight": 20, "maxWeight": 80, "metrics": routed_only_metrics() }),
         ),
     )
     .await?;
+    // No load tester: the canary is reached only through the route.
     let traffic = SimConfig {
-        canary_direct_rps: 10.0,
+        rps: 40.0,
+        canary_direct_rps: 0.0,
         ..SimConfig::default()
     };
-    let _sim = Simulator::start(ctx, "podinfo", traffic).await?;
+    let sim = Simulator::start(ctx, "podinfo", traffic).await?;
+    // A canary's new series need a scrape or two to answer a rate, so a
+    // step may still pass on no data; with four steps to the maximum, the
+    // errors are seen long before promotion could come.
+    sim.wait_until_scraped(T).await?;
     let bad = Behaviour {
         error_rate: 0.1,
         latency_ms: 50.0,
     };
     simulator::annotate_behaviour(ctx, "podinfo", bad).await?;
-    let failed = fixtures::wait_for_phase(ctx, "podinfo", Phase::Failed, T).await?;
+    let seen = splits_until(ctx, Phase::Failed).await?;
+    let max_canary = seen.iter().map(|s| s.1).max().unwrap_or(0);
+    assert!(
+        max_canary > 0,
+        "{provider}: the canary was judged with traffic routed to it; splits seen: {seen:?}"
+    );
+    let failed: Canary = ctx.api::<Canary>().get("podinfo").await?;
     let status = failed.status.unwrap_or_default();
     assert_eq!(status.canary_weight, 0, "{provider}: {status:?}");
     let message = status.message.unwrap_or_default();
@@ -172,6 +179,26 @@ async fn linkerd_steps_the_traffic_split_up_and_promotes() {
     with_namespace("rollout-linkerd", |ctx| async move {
         let _serin = setup(&ctx, "linkerd").await?;
         steps_up_and_promotes(&ctx, "linkerd", json!({})).await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn gatewayapi_steps_the_http_route_up_and_promotes() {
+    with_namespace("rollout-gw", |ctx| async move {
+        let _serin = setup(&ctx, "gatewayapi:v1").await?;
+        steps_up_and_promotes(&ctx, "gatewayapi:v1", json!({})).await
+    })
+    .await;
+}
+
+/// Flagger's recommended Linkerd setup names `gatewayapi:v1beta1`: the same
+/// router (serin writes the HTTPRoute at v1, the same object).
+#[tokio::test]
+async fn gatewayapi_v1beta1_steps_the_same_http_route_up_and_promotes() {
+    with_namespace("rollout-gw-beta", |ctx| async move {
+        let _serin = setup(&ctx, "gatewayapi:v1beta1").await?;
+        steps_up_and_promotes(&ctx, "gatewayapi:v1beta1", json!({})).await
     })
     .await;
 }
@@ -234,7 +261,7 @@ async fn ab_rollout(
         ctx,
         canary(
             provider,
-            json!({ "iterations": 5, "match": [condition], "metrics": builtin_metrics() }),
+            json!({ "iterations": AB_ITERATIONS, "match": [condition], "metrics": builtin_metrics() }),
         ),
     )
     .await?;
@@ -244,6 +271,12 @@ async fn ab_rollout(
         ..SimConfig::default()
     };
     let sim = Simulator::start(ctx, "podinfo", traffic).await?;
+    let iterations = tokio::spawn(fixtures::iterations_until(
+        ctx.clone(),
+        "podinfo".to_string(),
+        Phase::Succeeded,
+        T,
+    ));
     fixtures::set_image(ctx, "podinfo", "podinfo:2").await?;
     wait_for_split(ctx, Some(header), (0, 100)).await?;
     assert_eq!(routed(ctx, None).await, Some(ALL_PRIMARY), "the default route");
@@ -276,8 +309,19 @@ async fn ab_rollout(
 
     let done = fixtures::wait_for_phase(ctx, "podinfo", Phase::Succeeded, T).await?;
     assert_eq!(done.status.unwrap_or_default().failed_checks, 0);
+    ran_every_iteration(provider, &iterations.await??);
     wait_for_split(ctx, Some(header), ALL_PRIMARY).await?;
     wait_for_split(ctx, None, ALL_PRIMARY).await
+}
+
+const AB_ITERATIONS: i32 = 5;
+
+/// An A/B analysis runs "for the iterations": the Canary counted every one
+/// of them (`iterations` watched from before the release) before promoting.
+fn ran_every_iteration(provider: &str, seen: &[i32]) {
+    let counted: Vec<i32> = seen.iter().copied().filter(|&i| i > 0).collect();
+    let expected: Vec<i32> = (1..=AB_ITERATIONS).collect();
+    assert_eq!(counted, expected, "{provider}: iterations seen: {seen:?}");
 }
 
 fn insider() -> ((&'static str, &'static str), Value) {
@@ -521,6 +565,192 @@ async fn istio_keeps_a_users_virtual_service_and_restores_it_on_deletion() {
             vs.owner_references()
         );
         Ok(())
+    })
+    .await;
+}
+
+/// A routing object the user made (`users`, with the apex name) before the
+/// Canary: serin runs a rollout through it, keeping the spec fields it does
+/// not write (`kept`), and when the Canary (`revertOnDeletion: true`) goes,
+/// the same object has the user's spec back and is released, not deleted.
+async fn users_route_comes_back_on_deletion(
+    ctx: &TestContext,
+    provider: &str,
+    routes: Api<DynamicObject>,
+    users: DynamicObject,
+    kept: &[&str],
+) -> anyhow::Result<()> {
+    let created = fixtures::create_fresh_kind(&routes, &users).await?;
+    // As stored: the API server may have defaulted fields of the user's spec.
+    let original = created.data["spec"].clone();
+
+    let mut body = canary(
+        provider,
+        json!({ "stepWeight": 50, "maxWeight": 50, "metrics": builtin_metrics() }),
+    );
+    body["spec"]["revertOnDeletion"] = json!(true);
+    let canary = initialize(ctx, body).await?;
+    let route = routes.get("podinfo").await?;
+    let saved: Value = serde_json::from_str(
+        route
+            .annotations()
+            .get(ORIGINAL_CONFIGURATION)
+            .context("the user's spec saved on takeover")?,
+    )?;
+    assert_eq!(saved, original, "{provider}");
+
+    let traffic = SimConfig {
+        canary_direct_rps: 10.0,
+        ..SimConfig::default()
+    };
+    let _sim = Simulator::start(ctx, "podinfo", traffic).await?;
+    fixtures::set_image(ctx, "podinfo", "podinfo:2").await?;
+    let seen = splits_until(ctx, Phase::Succeeded).await?;
+    assert!(
+        seen.contains(&(50, 50)),
+        "{provider}: the rollout ran on the user's object: {seen:?}"
+    );
+    let route = routes.get("podinfo").await?;
+    assert_eq!(
+        route.uid(),
+        created.uid(),
+        "{provider}: the same object throughout"
+    );
+    for field in kept {
+        assert_eq!(route.data["spec"][field], original[field], "{provider}: {field}");
+    }
+
+    let canaries: Api<Canary> = ctx.api();
+    canaries.delete("podinfo", &DeleteParams::default()).await?;
+    let uid = canary.uid().context("a stored Canary has a uid")?;
+    wait::for_deletion(&canaries, "podinfo", &uid, T).await?;
+    let route = routes
+        .get_opt("podinfo")
+        .await?
+        .ok_or_else(|| anyhow!("{provider}: the user's routing object was deleted"))?;
+    assert_eq!(route.uid(), created.uid(), "{provider}");
+    assert_eq!(
+        route.data["spec"], original,
+        "{provider}: the user's spec is back"
+    );
+    assert!(
+        !route.annotations().contains_key(ORIGINAL_CONFIGURATION),
+        "{provider}: {:?}",
+        route.annotations()
+    );
+    assert_eq!(
+        route.annotations().get("example.com/owner").map(String::as_str),
+        Some("team-web"),
+        "{provider}"
+    );
+    assert!(
+        route.owner_references().is_empty(),
+        "{provider}: released: {:?}",
+        route.owner_references()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn linkerd_keeps_a_users_traffic_split_and_restores_it_on_deletion() {
+    with_namespace("linkerd-user-ts", |ctx| async move {
+        let _serin = setup(&ctx, "linkerd").await?;
+        let users: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "split.smi-spec.io/v1alpha1",
+            "kind": "TrafficSplit",
+            "metadata": { "name": "podinfo", "annotations": { "example.com/owner": "team-web" } },
+            "spec": { "service": "podinfo", "backends": [{ "service": "podinfo", "weight": "100" }] }
+        }))?;
+        let routes = stored_api::<v1alpha1::TrafficSplit>(&ctx);
+        users_route_comes_back_on_deletion(&ctx, "linkerd", routes, users, &[]).await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn gatewayapi_keeps_a_users_http_route_and_restores_it_on_deletion() {
+    with_namespace("gw-user-route", |ctx| async move {
+        let _serin = setup(&ctx, "gatewayapi:v1").await?;
+        let users: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": { "name": "podinfo", "annotations": { "example.com/owner": "team-web" } },
+            "spec": {
+                "parentRefs": [{ "name": "public-gateway", "namespace": "gateways" }],
+                "hostnames": ["podinfo.example.com"],
+                "rules": [{
+                    "matches": [{ "path": { "type": "PathPrefix", "value": "/" } }],
+                    "backendRefs": [{ "name": "podinfo", "port": 9898 }]
+                }]
+            }
+        }))?;
+        let routes = stored_api::<HTTPRoute>(&ctx);
+        users_route_comes_back_on_deletion(&ctx, "gatewayapi:v1", routes, users, &["hostnames"]).await
+    })
+    .await;
+}
+
+/// Linkerd's recommended setup (GAMMA): `provider: linkerd` with a Service
+/// as the gateway ref routes with an HTTPRoute attached to the Service (no
+/// TrafficSplit), and is judged by Linkerd's builtin queries. The release
+/// answers in 300 ms: Linkerd's `response_latency_ms` buckets put its p99 at
+/// 299 ms, under the 400 ms maximum, where the app's and Istio's buckets
+/// (250 to 500) would put it at 497 ms and roll it back.
+#[tokio::test]
+async fn linkerd_with_a_service_parent_steps_an_http_route_judged_by_linkerd_metrics() {
+    with_namespace("linkerd-gamma", |ctx| async move {
+        let _serin = setup(&ctx, "linkerd").await?;
+        let metrics = json!([
+            { "name": "request-success-rate", "interval": "10s", "minRequests": 10, "thresholdRange": { "min": 99 } },
+            { "name": "request-duration", "interval": "10s", "minRequests": 10, "thresholdRange": { "max": 400 } }
+        ]);
+        let mut body = canary(
+            "linkerd",
+            json!({ "stepWeight": 20, "maxWeight": 60, "metrics": metrics }),
+        );
+        let service_parent = json!({ "name": "podinfo", "kind": "Service", "group": "core", "port": 9898 });
+        body["spec"]["service"]["gatewayRefs"] = json!([service_parent]);
+        initialize(&ctx, body).await?;
+
+        let routes = stored_api::<HTTPRoute>(&ctx);
+        let route = routes.get("podinfo").await?;
+        assert_eq!(route.data["spec"]["parentRefs"], json!([service_parent]));
+        let splits = stored_api::<v1alpha1::TrafficSplit>(&ctx);
+        assert!(
+            splits.get_opt("podinfo").await?.is_none(),
+            "no TrafficSplit with gatewayRefs"
+        );
+
+        let traffic = SimConfig {
+            canary_direct_rps: 10.0,
+            ..SimConfig::default()
+        };
+        let _sim = Simulator::start(&ctx, "podinfo", traffic).await?;
+        let release = Behaviour {
+            error_rate: 0.0,
+            latency_ms: 300.0,
+        };
+        simulator::annotate_behaviour(&ctx, "podinfo", release).await?;
+        let seen = splits_until(&ctx, Phase::Succeeded).await?;
+        let steps: Vec<_> = seen.iter().filter(|s| s.1 > 0).copied().collect();
+        assert_eq!(steps, [(80, 20), (60, 40), (40, 60)], "every split seen: {seen:?}");
+
+        let done: Canary = ctx.api::<Canary>().get("podinfo").await?;
+        let status = done.status.unwrap_or_default();
+        let latency = status
+            .last_analysis
+            .iter()
+            .find(|c| c.name == "request-duration")
+            .context("request-duration in status")?;
+        assert!(
+            latency.value.is_some_and(|v| (290.0..300.0).contains(&v)),
+            "p99 from Linkerd's buckets: {latency:?}"
+        );
+        assert!(
+            splits.get_opt("podinfo").await?.is_none(),
+            "still no TrafficSplit"
+        );
+        wait_for_split(&ctx, None, ALL_PRIMARY).await
     })
     .await;
 }

@@ -1,66 +1,166 @@
 //! A Canary whose provider's CRDs are not installed says so in its status
-//! and events, and carries on by itself once they are.
+//! and events, and carries on by itself once they are: SMI (`linkerd`),
+//! Istio (neither CRD, or the VirtualService without the DestinationRule)
+//! and Gateway API (`gatewayapi:v1`).
 //!
-//! This removes the SMI TrafficSplit CRD, which is cluster-wide, so it lives
-//! in a test binary of its own: `cargo test` runs test binaries one after
-//! another, so no other test sees the CRD missing. It installs it again.
+//! These tests remove CRDs, which are cluster-wide, so they live in a test
+//! binary of their own: `cargo test` runs test binaries one after another,
+//! so no other test sees a CRD missing. Within this binary they take
+//! [`CLUSTER_CRDS`] in turn, as the tests of one binary run in parallel and
+//! each installs the CRDs another removes. Each installs its CRDs again.
 
+use std::future::Future;
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::Api;
+use kube::{Api, Client};
 use serde_json::json;
 use serin::api::Phase;
-use serin_e2e::{fixtures, wait, with_namespace};
+use serin_e2e::serin::SerinProcess;
+use serin_e2e::{TestContext, crds, fixtures, wait, with_namespace};
+use tokio::sync::Mutex;
 
 const T: Duration = Duration::from_secs(60);
 
+/// Held by each test for its whole run: one test's missing CRD is another's
+/// installed one.
+static CLUSTER_CRDS: Mutex<()> = Mutex::const_new(());
+
+const TRAFFIC_SPLITS: &str = "trafficsplits.split.smi-spec.io";
+const VIRTUAL_SERVICES: &str = "virtualservices.networking.istio.io";
+const DESTINATION_RULES: &str = "destinationrules.networking.istio.io";
+const HTTP_ROUTES: &str = "httproutes.gateway.networking.k8s.io";
+
+async fn remove_crd(client: &Client, name: &str) -> anyhow::Result<()> {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    if let Some(crd) = crds.get_opt(name).await? {
+        crds.delete(name, &Default::default()).await?;
+        let uid = crd.metadata.uid.unwrap_or_default();
+        wait::for_deletion(&crds, name, &uid, T).await?;
+    }
+    Ok(())
+}
+
+/// A `podinfo` Deployment and serin running, without installing any
+/// provider's CRDs (`fixtures::podinfo_with_serin` installs Gateway API's).
+async fn podinfo_and_serin(ctx: &TestContext) -> anyhow::Result<SerinProcess> {
+    crds::install_serin(&ctx.client).await?;
+    let deployments: Api<Deployment> = ctx.api();
+    deployments
+        .create(
+            &Default::default(),
+            &fixtures::deployment("podinfo", "podinfo:1", 1),
+        )
+        .await?;
+    SerinProcess::controller(ctx, &[]).await
+}
+
+/// With `missing` CRDs removed, a `provider` Canary is not Ready, with
+/// reason `RoutingCrdNotInstalled`, a message containing every one of
+/// `says` (what is missing, how to install it) and an event; after
+/// `install`, it initializes and is Ready.
+async fn reported_then_recovers<F>(
+    ctx: &TestContext,
+    provider: &str,
+    missing: &[&str],
+    says: &[&str],
+    install: F,
+) -> anyhow::Result<()>
+where
+    F: Future<Output = anyhow::Result<()>>,
+{
+    for crd in missing {
+        remove_crd(&ctx.client, crd).await?;
+    }
+    let _serin = podinfo_and_serin(ctx).await?;
+    let mut canary = fixtures::gatewayapi_canary("podinfo", "1s", json!({ "stepWeight": 50 }));
+    canary["spec"]["provider"] = json!(provider);
+    if !provider.starts_with("gatewayapi")
+        && let Some(service) = canary["spec"]["service"].as_object_mut()
+    {
+        service.remove("gatewayRefs");
+    }
+    fixtures::create_canary(ctx, canary).await?;
+
+    let reported = fixtures::wait_for_status(ctx, "podinfo", "a Ready=False condition", T, |s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "False" && c.reason == "RoutingCrdNotInstalled")
+    })
+    .await?;
+    let status = reported.status.unwrap_or_default();
+    let message = status.message.unwrap_or_default();
+    for part in says {
+        assert!(
+            message.contains(part),
+            "{provider}: the message says what is missing and how to install it ({part}): {message}"
+        );
+    }
+    let reasons = fixtures::event_reasons(ctx, "podinfo").await?;
+    assert!(
+        reasons.iter().any(|r| r == "RoutingCrdNotInstalled"),
+        "{provider}: {reasons:?}"
+    );
+
+    install.await?;
+    let recovered = fixtures::wait_for_phase(ctx, "podinfo", Phase::Initialized, T).await?;
+    let status = recovered.status.unwrap_or_default();
+    assert!(
+        status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True"),
+        "{provider}: {:?}",
+        status.conditions
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_missing_provider_crd_is_reported_and_the_canary_recovers_when_it_appears() {
+    let _turn = CLUSTER_CRDS.lock().await;
     with_namespace("no-crd", |ctx| async move {
-        let crds: Api<CustomResourceDefinition> = Api::all(ctx.client.clone());
-        let name = "trafficsplits.split.smi-spec.io";
-        if let Some(crd) = crds.get_opt(name).await? {
-            crds.delete(name, &Default::default()).await?;
-            let uid = crd.metadata.uid.unwrap_or_default();
-            wait::for_deletion(&crds, name, &uid, T).await?;
-        }
+        let install = fixtures::install_smi(&ctx.client);
+        let says = ["TrafficSplit CRD", "linkerd smi install"];
+        reported_then_recovers(&ctx, "linkerd", &[TRAFFIC_SPLITS], &says, install).await
+    })
+    .await;
+}
 
-        let _serin = fixtures::podinfo_with_serin(&ctx, "podinfo:1", 1).await?;
-        let mut canary = fixtures::gatewayapi_canary("podinfo", "1s", json!({ "stepWeight": 50 }));
-        canary["spec"]["provider"] = json!("linkerd");
-        fixtures::create_canary(&ctx, canary).await?;
+#[tokio::test]
+async fn missing_istio_crds_are_reported_and_the_canary_recovers_when_they_appear() {
+    let _turn = CLUSTER_CRDS.lock().await;
+    with_namespace("no-crd-istio", |ctx| async move {
+        let missing = [VIRTUAL_SERVICES, DESTINATION_RULES];
+        let install = fixtures::install_istio(&ctx.client);
+        let says = ["CRD (networking.istio.io/", "istioctl install"];
+        reported_then_recovers(&ctx, "istio", &missing, &says, install).await
+    })
+    .await;
+}
 
-        let reported = fixtures::wait_for_status(&ctx, "podinfo", "a Ready=False condition", T, |s| {
-            s.conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.status == "False" && c.reason == "RoutingCrdNotInstalled")
-        })
-        .await?;
-        let status = reported.status.unwrap_or_default();
-        let message = status.message.unwrap_or_default();
-        assert!(
-            message.contains("TrafficSplit CRD") && message.contains("linkerd smi install"),
-            "the message says what is missing and how to install it: {message}"
-        );
-        let reasons = fixtures::event_reasons(&ctx, "podinfo").await?;
-        assert!(
-            reasons.iter().any(|r| r == "RoutingCrdNotInstalled"),
-            "{reasons:?}"
-        );
+/// Istio half installed: the VirtualService CRD is there, the
+/// DestinationRule one is not, and the message names the one missing.
+#[tokio::test]
+async fn a_missing_destination_rule_crd_is_reported_though_virtual_services_exist() {
+    let _turn = CLUSTER_CRDS.lock().await;
+    with_namespace("no-crd-istio-dr", |ctx| async move {
+        fixtures::install_istio(&ctx.client).await?;
+        let install = fixtures::install_istio(&ctx.client);
+        let says = ["DestinationRule CRD", "istioctl install"];
+        reported_then_recovers(&ctx, "istio", &[DESTINATION_RULES], &says, install).await
+    })
+    .await;
+}
 
-        fixtures::install_smi(&ctx.client).await?;
-        let recovered = fixtures::wait_for_phase(&ctx, "podinfo", Phase::Initialized, T).await?;
-        let status = recovered.status.unwrap_or_default();
-        assert!(
-            status
-                .conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.status == "True"),
-            "{:?}",
-            status.conditions
-        );
-        Ok(())
+#[tokio::test]
+async fn a_missing_http_route_crd_is_reported_and_the_canary_recovers_when_it_appears() {
+    let _turn = CLUSTER_CRDS.lock().await;
+    with_namespace("no-crd-gw", |ctx| async move {
+        let install = fixtures::install_gateway_api(&ctx.client);
+        let says = ["HTTPRoute CRD", "gateway-api"];
+        reported_then_recovers(&ctx, "gatewayapi:v1", &[HTTP_ROUTES], &says, install).await
     })
     .await;
 }

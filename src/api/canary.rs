@@ -22,8 +22,10 @@ use super::{CanaryAnalysis, CanaryService, CanaryStatus};
 )]
 #[serde(rename_all = "camelCase")]
 pub struct CanarySpec {
-    /// Traffic provider for this Canary: `gatewayapi`, `gatewayapi:v1`, `kubernetes`, `linkerd`, `istio`,
-    /// `smi:v1alpha1`..`smi:v1alpha3`, ... Defaults to the controller's `--provider`.
+    /// Traffic provider for this Canary: `gatewayapi`, `gatewayapi:v1`, `gatewayapi:v1beta1`, `kubernetes`,
+    /// `linkerd` (an HTTPRoute with `service.gatewayRefs`, else an SMI TrafficSplit), `istio`, `smi`,
+    /// `smi:v1alpha1`..`smi:v1alpha3` (optionally `:<mesh>`). Flagger's other provider names are admitted
+    /// and refused by the controller as unsupported. Defaults to the controller's `--provider`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 64))]
     #[x_kube(validation = Rule::new("self.matches('^(gatewayapi(:v1|:v1beta1)?|kubernetes|linkerd|istio|smi(:v1alpha[123])?(:[a-z0-9-]+)?|nginx|contour|gloo|traefik|skipper|apisix|kuma|osm|appmesh(:v1beta2)?|knative)$')").message("unknown provider: use gatewayapi, kubernetes, linkerd, istio or smi:v1alpha1..3"))]

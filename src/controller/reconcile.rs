@@ -140,7 +140,7 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
         canary: &deciding,
         spec: &spec,
         observed: &observed,
-        router: router::router_with(&provider, ctx.client.clone(), ctx.applied.clone())?,
+        router: router::router_for_canary(canary, &provider, ctx.client.clone(), ctx.applied.clone())?,
         namespace: namespace.clone(),
     };
     events.extend(with_metrics(&decision.events, checked));

@@ -141,7 +141,7 @@ fn check_canary(doc: &Value, out: &mut Vec<Problem>) {
     }
     if let Some(provider) = &canary.spec.provider {
         let supported = crate::router::supported_providers();
-        if !supported.split(", ").any(|p| p == provider) {
+        if !crate::router::is_supported(provider) {
             out.push(Problem::new(
                 "spec.provider",
                 format!("serin has no router for {provider:?}; supported: {supported}"),

@@ -159,7 +159,7 @@ fn warn_provider(doc: &Value, what: &str, notes: &mut Vec<String>) {
         return;
     };
     let supported = crate::router::supported_providers();
-    if !supported.split(", ").any(|p| p == provider) {
+    if !crate::router::is_supported(provider) {
         notes.push(format!(
             "{what}: warning: spec.provider {provider:?} is accepted but serin has no router for it; supported: {supported}"
         ));

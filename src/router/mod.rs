@@ -29,7 +29,10 @@
 //! `remove` (see [`original`]).
 //!
 //! Adding a provider: a new module with a constructor `fn(Client,
-//! Arc<Applied>) -> Arc<dyn Router>`, and one line in [`PROVIDERS`].
+//! Arc<Applied>) -> Arc<dyn Router>`, and one line in [`PROVIDERS`]. The
+//! Canary CRD admits every provider name Flagger knows (so migrated Canaries
+//! are stored); those without a router here are refused with
+//! [`RouterError::UnsupportedProvider`], naming the supported ones.
 
 use std::sync::Arc;
 
@@ -84,12 +87,18 @@ pub trait Router: Send + Sync {
 type Constructor = fn(Client, Arc<Applied>) -> Arc<dyn Router>;
 
 /// Provider names and their routers, in the order error messages list them.
+/// `smi` names may also carry a mesh (see [`table_name`]).
 const PROVIDERS: &[(&str, Constructor)] = &[
     ("gatewayapi", gatewayapi::router),
     ("gatewayapi:v1", gatewayapi::router),
+    // Flagger's recommended Linkerd setup. HTTPRoute v1 is the same object
+    // served at v1beta1 too; serin writes v1 either way.
+    ("gatewayapi:v1beta1", gatewayapi::router),
     ("istio", istio::router),
     ("kubernetes", kubernetes::router),
     ("linkerd", smi::linkerd),
+    // As in Flagger, a bare `smi` is the v1alpha1 TrafficSplit.
+    ("smi", smi::smi_v1alpha1),
     ("smi:v1alpha1", smi::smi_v1alpha1),
     ("smi:v1alpha2", smi::smi_v1alpha2),
     ("smi:v1alpha3", smi::smi_v1alpha3),
@@ -108,9 +117,10 @@ pub fn router_with(
     client: Client,
     applied: Arc<Applied>,
 ) -> Result<Arc<dyn Router>, RouterError> {
+    let name = table_name(provider);
     PROVIDERS
         .iter()
-        .find(|(name, _)| *name == provider)
+        .find(|(known, _)| *known == name)
         .map(|(_, construct)| construct(client, applied))
         .ok_or_else(|| RouterError::UnsupportedProvider {
             provider: provider.to_string(),
@@ -118,13 +128,62 @@ pub fn router_with(
         })
 }
 
+/// The router of a Canary whose provider is `provider` (its `spec.provider`,
+/// else the controller's default); see [`routing_provider`].
+pub fn router_for_canary(
+    canary: &Canary,
+    provider: &str,
+    client: Client,
+    applied: Arc<Applied>,
+) -> Result<Arc<dyn Router>, RouterError> {
+    router_with(routing_provider(canary, provider), client, applied)
+}
+
+/// The provider whose router routes `canary`. `linkerd` with
+/// `service.gatewayRefs` is Linkerd's recommended setup (GAMMA: an HTTPRoute
+/// whose parent is the Service), so it routes with the Gateway API router;
+/// the provider name still picks Linkerd's builtin metrics. Without
+/// gatewayRefs, `linkerd` keeps writing the SMI TrafficSplit.
+pub fn routing_provider<'a>(canary: &Canary, provider: &'a str) -> &'a str {
+    if provider == "linkerd" && !canary.spec.service.gateway_refs.is_empty() {
+        "gatewayapi:v1"
+    } else {
+        provider
+    }
+}
+
+/// The [`PROVIDERS`] entry for a provider name: `smi:<version>:<mesh>` and
+/// `smi:<mesh>` (which the CRD admits, as Flagger does) name the mesh for
+/// people only, the TrafficSplit is the same, so the mesh is dropped. A
+/// second segment that looks like a version (`v` and a digit) is one, known
+/// or not.
+fn table_name(provider: &str) -> &str {
+    let Some(rest) = provider.strip_prefix("smi:") else {
+        return provider;
+    };
+    let is_version = |s: &str| s.starts_with('v') && s[1..].starts_with(|c: char| c.is_ascii_digit());
+    match rest.split_once(':') {
+        Some((version, mesh)) if !mesh.is_empty() => &provider[.."smi:".len() + version.len()],
+        Some(_) => provider,
+        None if rest.is_empty() || is_version(rest) => provider,
+        None => "smi",
+    }
+}
+
+/// Whether [`router_with`] has a router for `provider`.
+pub fn is_supported(provider: &str) -> bool {
+    let name = table_name(provider);
+    PROVIDERS.iter().any(|(known, _)| *known == name)
+}
+
 /// The provider names [`router_for`] accepts, comma-separated.
 pub fn supported_providers() -> String {
-    PROVIDERS
+    let names = PROVIDERS
         .iter()
         .map(|(name, _)| *name)
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    format!("{names} (smi ones may name the mesh: smi:v1alpha3:<mesh>)")
 }
 
 /// Name of the apex Service, which routers also give their objects.
@@ -194,7 +253,12 @@ mod tests {
         for (provider, expected) in [
             ("gatewayapi", "gatewayapi"),
             ("gatewayapi:v1", "gatewayapi"),
+            ("gatewayapi:v1beta1", "gatewayapi"),
             ("kubernetes", "kubernetes"),
+            ("smi", "smi:v1alpha1"),
+            ("smi:linkerd", "smi:v1alpha1"),
+            ("smi:v1alpha2:osm", "smi:v1alpha2"),
+            ("smi:v1alpha3:my-mesh", "smi:v1alpha3"),
         ] {
             let router = router_for(provider, client()).expect("a router");
             assert_eq!(router.name(), expected, "provider {provider}");
@@ -210,8 +274,142 @@ mod tests {
         assert_eq!(err.reason(), "UnsupportedProvider");
         assert_eq!(
             err.to_string(),
-            "unsupported provider \"nginx\": supported providers are gatewayapi, gatewayapi:v1, istio, kubernetes, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3"
+            "unsupported provider \"nginx\": supported providers are gatewayapi, gatewayapi:v1, \
+             gatewayapi:v1beta1, istio, kubernetes, linkerd, smi, smi:v1alpha1, smi:v1alpha2, \
+             smi:v1alpha3 (smi ones may name the mesh: smi:v1alpha3:<mesh>)"
         );
+        for unknown in ["smi:v1alpha4", "smi:", "smi:v1alpha1:", "gatewayapi:v2"] {
+            assert!(router_for(unknown, client()).is_err(), "{unknown}");
+        }
+    }
+
+    /// The provider regex of the Canary CRD's CEL rule on `spec.provider`.
+    fn crd_provider_regex() -> regex::Regex {
+        let crd = serde_json::to_value(<Canary as kube::CustomResourceExt>::crd()).expect("the CRD as JSON");
+        let rule = crd
+            .pointer("/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/provider/x-kubernetes-validations/0/rule")
+            .and_then(serde_json::Value::as_str)
+            .expect("a CEL rule on spec.provider");
+        let pattern = rule
+            .strip_prefix("self.matches('")
+            .and_then(|r| r.strip_suffix("')"))
+            .expect("the rule is self.matches('<regex>')");
+        regex::Regex::new(pattern).expect("the CRD's regex compiles")
+    }
+
+    /// Every provider name the CRD admits either routes or is refused as
+    /// unsupported, saying which are; every name that routes is admitted.
+    #[tokio::test]
+    async fn the_crd_and_the_router_table_agree() {
+        let admitted = crd_provider_regex();
+        for (name, _) in PROVIDERS {
+            assert!(
+                admitted.is_match(name),
+                "the CRD refuses the routed provider {name}"
+            );
+        }
+        // One or more names for each alternative of the CRD's regex.
+        let candidates = [
+            "gatewayapi",
+            "gatewayapi:v1",
+            "gatewayapi:v1beta1",
+            "kubernetes",
+            "linkerd",
+            "istio",
+            "smi",
+            "smi:v1alpha1",
+            "smi:v1alpha2",
+            "smi:v1alpha3",
+            "smi:linkerd",
+            "smi:v1alpha4",
+            "smi:v1alpha1:linkerd",
+            "smi:v1alpha2:osm",
+            "smi:v1alpha3:my-mesh",
+            "nginx",
+            "contour",
+            "gloo",
+            "traefik",
+            "skipper",
+            "apisix",
+            "kuma",
+            "osm",
+            "appmesh",
+            "appmesh:v1beta2",
+            "knative",
+        ];
+        let pattern = admitted.as_str();
+        let body = pattern
+            .strip_prefix("^(")
+            .and_then(|p| p.strip_suffix(")$"))
+            .expect("^(a|b|...)$");
+        // The alternatives at the top level (not inside a group).
+        let mut alternatives = vec![String::new()];
+        let mut depth = 0;
+        for c in body.chars() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                '|' if depth == 0 => {
+                    alternatives.push(String::new());
+                    continue;
+                }
+                _ => {}
+            }
+            alternatives.last_mut().expect("one at least").push(c);
+        }
+        for alternative in &alternatives {
+            let alone = regex::Regex::new(&format!("^({alternative})$")).expect("an alternative compiles");
+            assert!(
+                candidates.iter().any(|c| alone.is_match(c)),
+                "no candidate for the CRD's provider alternative {alternative}: add one"
+            );
+        }
+        for provider in candidates {
+            assert!(admitted.is_match(provider), "the CRD refuses {provider}");
+            match router_for(provider, client()) {
+                Ok(_) => assert!(is_supported(provider), "{provider}"),
+                Err(err) => {
+                    assert!(!is_supported(provider), "{provider}");
+                    assert_eq!(err.reason(), "UnsupportedProvider", "{provider}");
+                    let message = err.to_string();
+                    assert!(
+                        message.contains(&format!("{provider:?}")) && message.contains("gatewayapi, "),
+                        "{provider}: {message}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn linkerd_with_gateway_refs_routes_with_an_http_route() {
+        let mut canary = fixtures::canary();
+        canary.spec.service.gateway_refs.clear();
+        assert_eq!(routing_provider(&canary, "linkerd"), "linkerd", "a TrafficSplit");
+        canary.spec.service.gateway_refs = vec![
+            serde_json::from_value(
+                serde_json::json!({ "name": "podinfo", "kind": "Service", "group": "core", "port": 9898 }),
+            )
+            .expect("a Service parent"),
+        ];
+        assert_eq!(routing_provider(&canary, "linkerd"), "gatewayapi:v1");
+        for other in ["istio", "gatewayapi:v1", "smi:v1alpha2", "kubernetes"] {
+            assert_eq!(routing_provider(&canary, other), other);
+        }
+    }
+
+    #[tokio::test]
+    async fn linkerd_with_gateway_refs_gets_the_gateway_api_router() {
+        let mut canary = fixtures::canary();
+        canary.spec.service.gateway_refs = vec![
+            serde_json::from_value(serde_json::json!({ "name": "podinfo", "kind": "Service" }))
+                .expect("a parent"),
+        ];
+        let router = router_for_canary(&canary, "linkerd", client(), Arc::default()).expect("a router");
+        assert_eq!(router.name(), "gatewayapi");
+        canary.spec.service.gateway_refs.clear();
+        let router = router_for_canary(&canary, "linkerd", client(), Arc::default()).expect("a router");
+        assert_eq!(router.name(), "linkerd");
     }
 
     #[test]
