@@ -223,13 +223,15 @@ async fn with_no_traffic_hold_waits_and_the_gate_opens_when_traffic_arrives() {
         let metrics = builtin_metrics(json!({ "noData": "hold", "minRequests": 20 }));
         let (sim, _serin) = start_with(&ctx, metrics, 1, silent).await?;
         fixtures::set_image(&ctx, "podinfo", "podinfo:2").await?;
-        fixtures::wait_for_status(&ctx, "podinfo", "a held step", T, |s| {
-            s.last_analysis.iter().any(|c| c.verdict == Verdict::Hold)
+        // Nothing to judge at 0% (no routed traffic yet) does not hold the
+        // first increase; at 50% it does.
+        fixtures::wait_for_status(&ctx, "podinfo", "a held step at 50%", T, |s| {
+            s.canary_weight == 50 && s.last_analysis.iter().any(|c| c.verdict == Verdict::Hold)
         })
         .await?;
         // Several intervals with nothing to judge: no failed check, no advance.
         fixtures::holds_for(&ctx, "podinfo", "a held rollout", Duration::from_secs(6), |s| {
-            s.phase == Phase::Progressing && s.failed_checks == 0 && s.canary_weight == 0
+            s.phase == Phase::Progressing && s.failed_checks == 0 && s.canary_weight == 50
         })
         .await?;
         sim.set_rate(20.0);
@@ -271,4 +273,35 @@ async fn with_no_traffic_fail_rolls_back_and_pass_promotes() {
         })
         .await;
     }
+}
+
+/// The usual production setup, no load tester: the canary gets only the
+/// traffic the route gives it. With `minRequests`, the first step (0%) has
+/// nothing to judge and must not hold there for ever; at 50% the routed
+/// requests are judged and the canary promotes without a failed check.
+#[tokio::test]
+async fn routed_traffic_alone_with_min_requests_promotes() {
+    with_namespace("analysis-routed", |ctx| async move {
+        let routed_only = SimConfig {
+            rps: 40.0,
+            canary_direct_rps: 0.0,
+            ..SimConfig::default()
+        };
+        let metrics = builtin_metrics(json!({ "minRequests": 10 }));
+        let (sim, _serin) = start_with(&ctx, metrics, 1, routed_only).await?;
+        sim.wait_until_scraped(T).await?;
+        fixtures::set_image(&ctx, "podinfo", "podinfo:2").await?;
+        let done = fixtures::wait_for_phase(&ctx, "podinfo", Phase::Succeeded, T).await?;
+        let status = done.status.unwrap_or_default();
+        assert_eq!(status.failed_checks, 0);
+        let success = check(&status.last_analysis, "request-success-rate");
+        assert_eq!(
+            success.verdict,
+            Verdict::Pass,
+            "judged on routed requests: {success:?}"
+        );
+        assert!(success.value.is_some(), "{success:?}");
+        Ok(())
+    })
+    .await;
 }

@@ -135,7 +135,12 @@ fn step(turn: &mut Turn<'_>, settings: &Settings, metrics: &AnalysisResult) {
     turn.status.last_step_time = Some(Time(turn.now));
     turn.status.last_analysis = result.checks.clone();
     let weight = turn.status.canary_weight;
-    if result.failures.is_empty() && !result.held.is_empty() {
+    // Before the first increase the canary gets only traffic sent to it
+    // directly (a load test), if any: a check with nothing to judge yet must
+    // not hold it at 0%, where it could never get the traffic it waits for.
+    // What can be judged still counts; at later steps a hold waits.
+    let before_any_traffic = weight == 0 && settings.strategy == Strategy::Canary;
+    if result.failures.is_empty() && !result.held.is_empty() && !before_any_traffic {
         // Nothing failed but something could not be judged: wait an interval
         // at the same weight, without counting a failure.
         let detail = result.held.join("; ");
@@ -179,7 +184,12 @@ fn step(turn: &mut Turn<'_>, settings: &Settings, metrics: &AnalysisResult) {
                         turn.status.canary_weight = next;
                         let route = analysis_route(turn, settings);
                         turn.route(route);
-                        turn.normal("Advanced", format!("Advance canary weight to {next}"));
+                        let mut message = format!("Advance canary weight to {next}");
+                        if !result.held.is_empty() {
+                            let held = result.held.join("; ");
+                            message.push_str(&format!(" (not judged before any traffic: {held})"));
+                        }
+                        turn.normal("Advanced", message);
                     }
                 }
             }

@@ -161,6 +161,56 @@ fn held_check_keeps_the_weight_without_counting_a_failure() {
 }
 
 #[test]
+fn a_hold_before_any_traffic_does_not_keep_the_canary_at_zero() {
+    // At 0% the canary gets no routed traffic, so "no data" cannot clear by waiting.
+    let d = run(
+        &spec(),
+        &progressing(0, Some(0)),
+        &holding(canary_up(60), "request-success-rate: no data"),
+    );
+    assert_eq!(d.status.phase, Phase::Progressing);
+    assert_eq!(d.status.failed_checks, 0);
+    assert_eq!(d.status.canary_weight, 10);
+    assert_eq!(d.actions, vec![Action::ApplyRouting(Weights::canary(10))]);
+    assert_eq!(reasons(&d), ["Advanced"]);
+    assert!(
+        d.events[0]
+            .message
+            .contains("not judged before any traffic: request-success-rate: no data"),
+        "{}",
+        d.events[0].message
+    );
+    // Once traffic is routed, the same hold waits.
+    let d = run(
+        &spec(),
+        &d.status,
+        &holding(canary_up(120), "request-success-rate: no data"),
+    );
+    assert_eq!((d.status.canary_weight, reasons(&d)), (10, vec!["Held"]));
+}
+
+#[test]
+fn a_failure_before_any_traffic_still_counts() {
+    let d = run(
+        &spec(),
+        &progressing(0, Some(0)),
+        &failing(canary_up(60), "success rate 80% < 99%"),
+    );
+    assert_eq!((d.status.canary_weight, d.status.failed_checks), (0, 1));
+}
+
+#[test]
+fn a_blue_green_hold_waits_from_the_first_iteration() {
+    // Blue/Green never shifts weight: its traffic is direct or mirrored, so waiting can help.
+    let d = run(
+        &blue_green(3),
+        &progressing(0, Some(0)),
+        &holding(canary_up(60), "request-success-rate: no data"),
+    );
+    assert_eq!((d.status.iterations, reasons(&d)), (0, vec!["Held"]));
+}
+
+#[test]
 fn a_failure_outranks_a_hold() {
     let mut o = holding(canary_up(60), "latency: no data");
     if let Some(result) = o.analysis.as_mut() {
