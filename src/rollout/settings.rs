@@ -49,6 +49,13 @@ pub enum InvalidSpec {
     Interval(String),
     #[error("spec.analysis needs stepWeight, stepWeights or iterations greater than 0")]
     NoSteps,
+    // An SMI TrafficSplit has no request matching: "A/B" there would send
+    // every request to the canary for the whole analysis.
+    #[error(
+        "spec.analysis.match: provider {0} routes with an SMI TrafficSplit, which cannot route by request; \
+         use istio, gatewayapi:v1, or linkerd with service.gatewayRefs (an HTTPRoute)"
+    )]
+    NoRequestMatching(String),
 }
 
 impl Settings {
@@ -92,6 +99,15 @@ impl Settings {
             }
         };
 
+        let ab_testing = !analysis.match_.is_empty()
+            && provider != "kubernetes"
+            && matches!(strategy, Strategy::BlueGreen { .. });
+        let traffic_split =
+            provider.starts_with("smi") || (provider == "linkerd" && spec.service.gateway_refs.is_empty());
+        if ab_testing && traffic_split {
+            return Err(InvalidSpec::NoRequestMatching(provider.to_string()));
+        }
+
         Ok(Settings {
             interval,
             threshold,
@@ -100,10 +116,9 @@ impl Settings {
             step_weight_promotion: analysis.step_weight_promotion.filter(|s| *s > 0),
             progress_deadline,
             strategy,
-            // The kubernetes provider cannot route by request, as in Flagger.
-            ab_testing: !analysis.match_.is_empty()
-                && provider != "kubernetes"
-                && matches!(strategy, Strategy::BlueGreen { .. }),
+            // The kubernetes provider cannot route by request: its match is
+            // ignored, as in Flagger.
+            ab_testing,
             mirror: analysis.mirror,
         })
     }

@@ -105,3 +105,22 @@ fn rollback_clears_mirroring() {
     assert_eq!(d.status.phase, Phase::Failed);
     assert_eq!(routes(&d), [Weights::ALL_PRIMARY]);
 }
+
+#[test]
+fn ab_testing_on_a_traffic_split_is_refused() {
+    for provider in ["linkerd", "smi", "smi:v1alpha3", "smi:v1alpha2:osm"] {
+        let mut s = ab(5);
+        s.provider = Some(provider.into());
+        let err = crate::rollout::settings::Settings::from_spec(&s).expect_err(provider);
+        assert!(
+            err.to_string().contains("cannot route by request"),
+            "{provider}: {err}"
+        );
+    }
+    // Linkerd through an HTTPRoute can match requests.
+    let mut s = ab(5);
+    s.provider = Some("linkerd".into());
+    s.service.gateway_refs = vec![Default::default()];
+    let settings = crate::rollout::settings::Settings::from_spec(&s).expect("valid");
+    assert!(settings.ab_testing);
+}
