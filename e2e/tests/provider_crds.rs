@@ -1,7 +1,8 @@
 //! A Canary whose provider's CRDs are not installed says so in its status
 //! and events, and carries on by itself once they are: SMI (`linkerd`),
 //! Istio (neither CRD, or the VirtualService without the DestinationRule)
-//! and Gateway API (`gatewayapi:v1`).
+//! and Gateway API (`gatewayapi:v1`). Once installed, the kind is also
+//! watched without a restart: a hand edit of the route is put back.
 //!
 //! These tests remove CRDs, which are cluster-wide, so they live in a test
 //! binary of their own: `cargo test` runs test binaries one after another,
@@ -14,14 +15,20 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{ApiResource, DynamicObject, PostParams};
 use kube::{Api, Client};
-use serde_json::json;
+use serde_json::{Value, json};
 use serin::api::Phase;
+use serin::router::istio_types::VirtualService;
+use serin::router::smi_types::v1alpha1::TrafficSplit;
 use serin_e2e::serin::SerinProcess;
-use serin_e2e::{TestContext, crds, fixtures, wait, with_namespace};
+use serin_e2e::{TestContext, crds, fixtures, simulator, wait, with_namespace};
 use tokio::sync::Mutex;
 
 const T: Duration = Duration::from_secs(60);
+/// serin looks for a missing routing kind every 10 s; its watch then
+/// triggers a reconcile of the Canary at once.
+const PUT_BACK: Duration = Duration::from_secs(25);
 
 /// Held by each test for its whole run: one test's missing CRD is another's
 /// installed one.
@@ -113,6 +120,48 @@ where
             .any(|c| c.type_ == "Ready" && c.status == "True"),
         "{provider}: {:?}",
         status.conditions
+    );
+    // The kind is watched from when it appeared, without a restart: a hand
+    // edit of the idle Canary's route is put back.
+    hand_edit_weights(ctx, provider).await?;
+    let what = format!("{provider}: the hand-edited route back at 100/0");
+    wait::poll_until(&what, PUT_BACK, Duration::from_millis(200), || async move {
+        let split = simulator::routed_weights(&ctx.client, &ctx.namespace, "podinfo", None).await;
+        Ok((split == Some((100, 0))).then_some(()))
+    })
+    .await
+}
+
+/// Sets every backend of the provider's route `podinfo` to weight 50, as
+/// `kubectl edit` would, and checks the API server stored it.
+async fn hand_edit_weights(ctx: &TestContext, provider: &str) -> anyhow::Result<()> {
+    let (resource, list) = match provider {
+        "linkerd" => (ApiResource::erase::<TrafficSplit>(&()), "/spec/backends"),
+        "istio" => (ApiResource::erase::<VirtualService>(&()), "/spec/http/0/route"),
+        _ => (fixtures::http_route_resource(), "/spec/rules/0/backendRefs"),
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ctx.namespace, &resource);
+    let mut route = serde_json::to_value(api.get("podinfo").await?)?;
+    for backend in route
+        .pointer_mut(list)
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        backend["weight"] = json!(50);
+    }
+    let stored = api
+        .replace("podinfo", &PostParams::default(), &serde_json::from_value(route)?)
+        .await?;
+    let stored = serde_json::to_value(stored)?;
+    let weights: Vec<Value> = stored
+        .pointer(list)
+        .and_then(Value::as_array)
+        .map(|backends| backends.iter().map(|b| b["weight"].clone()).collect())
+        .unwrap_or_default();
+    anyhow::ensure!(
+        weights.len() == 2 && weights.iter().all(|w| w == &json!(50) || w == &json!("50")),
+        "{provider}: the edit was not stored: {weights:?}"
     );
     Ok(())
 }

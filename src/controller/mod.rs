@@ -159,7 +159,7 @@ pub async fn run(args: ControllerArgs) -> Result<(), Error> {
         Some(((), rx))
     });
     let controller =
-        routing_watch::watch_installed(controller, &client, args.namespace.as_deref(), &applied).await;
+        routing_watch::watch_routing_kinds(controller, &client, args.namespace.as_deref(), &applied);
     let running = controller
         .owns_stream(owned_metadata::<Service>(
             scoped(&client, args.namespace.as_deref()),
