@@ -13,6 +13,7 @@ pub mod examples;
 pub mod fixtures;
 pub mod helm;
 pub mod loadtester;
+pub mod mesh;
 pub mod namespace;
 pub mod plugin;
 pub mod prometheus;

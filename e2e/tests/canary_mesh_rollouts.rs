@@ -4,89 +4,26 @@
 //! the primary on a rollback; the Gateway API HTTPRoute steps the same way;
 //! A/B analyses send only matching requests to the canary (Istio and Gateway
 //! API) for all their iterations; Blue/Green mirroring is on the route
-//! only while the analysis runs; a user's VirtualService keeps its fields
-//! through a rollout and gets its spec back when the Canary goes, and so do
-//! a user's TrafficSplit and HTTPRoute; Istio
-//! traffic policies reach both DestinationRules. (The Gateway API rollback
-//! is in `canary_analysis.rs`.)
+//! only while the analysis runs; Istio traffic policies reach both
+//! DestinationRules. (The Gateway API rollback is in `canary_analysis.rs`;
+//! users' own routes in `canary_mesh_users.rs`.)
 
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow};
-use kube::api::{ApiResource, DeleteParams, DynamicObject};
-use kube::{Api, ResourceExt};
+use anyhow::Context as _;
+use kube::Api;
+use kube::api::DynamicObject;
 use serde_json::{Value, json};
 use serin::api::{Canary, Phase};
 use serin::router::gatewayapi_types::HTTPRoute;
 use serin::router::istio_types::{DestinationRule, VirtualService};
-use serin::router::original::ORIGINAL_CONFIGURATION;
 use serin::router::smi_types::v1alpha1;
-use serin_e2e::serin::SerinProcess;
-use serin_e2e::simulator::{self, Behaviour, Header, SimConfig, Simulator};
+use serin_e2e::mesh::{
+    ALL_PRIMARY, T, builtin_metrics, canary, initialize, routed, setup, splits_until, stored_api,
+    wait_for_split,
+};
+use serin_e2e::simulator::{self, Behaviour, SimConfig, Simulator};
 use serin_e2e::{TestContext, fixtures, wait, with_namespace};
-
-const T: Duration = Duration::from_secs(120);
-const ALL_PRIMARY: (i64, i64) = (100, 0);
-
-/// Builtin success rate and latency, gated on a few requests so a step the
-/// canary has not been reached in yet is held, not judged.
-fn builtin_metrics() -> Value {
-    json!([
-        { "name": "request-success-rate", "interval": "10s", "minRequests": 10, "thresholdRange": { "min": 99 } },
-        { "name": "request-duration", "interval": "10s", "minRequests": 10, "thresholdRange": { "max": 500 } }
-    ])
-}
-
-/// serin's and the provider's CRDs, a `podinfo` Deployment and serin running.
-async fn setup(ctx: &TestContext, provider: &str) -> anyhow::Result<SerinProcess> {
-    match provider {
-        "istio" => fixtures::install_istio(&ctx.client).await?,
-        "linkerd" => fixtures::install_smi(&ctx.client).await?,
-        _ => {}
-    }
-    fixtures::podinfo_with_serin(ctx, "podinfo:1", 1).await
-}
-
-/// A `podinfo` Canary for `provider` (2s interval) with `analysis` merged in.
-fn canary(provider: &str, analysis: Value) -> Value {
-    let mut canary = fixtures::gatewayapi_canary("podinfo", "2s", analysis);
-    canary["spec"]["provider"] = json!(provider);
-    canary["spec"]["metricsServer"] = json!(serin_e2e::env::prometheus_url());
-    if let Some(service) = canary["spec"]["service"].as_object_mut()
-        && !provider.starts_with("gatewayapi")
-    {
-        service.remove("gatewayRefs");
-    }
-    canary
-}
-
-/// Creates the Canary and waits until it is initialized and the target's
-/// own pods are gone (their series would count as the canary's).
-async fn initialize(ctx: &TestContext, body: Value) -> anyhow::Result<Canary> {
-    fixtures::create_canary(ctx, body).await?;
-    let canary = fixtures::wait_for_phase(ctx, "podinfo", Phase::Initialized, T).await?;
-    fixtures::wait_for_no_pods(ctx, "podinfo", T).await?;
-    Ok(canary)
-}
-
-async fn routed(ctx: &TestContext, header: Header<'_>) -> Option<(i64, i64)> {
-    simulator::routed_weights(&ctx.client, &ctx.namespace, "podinfo", header).await
-}
-
-/// Every distinct split the route showed (for requests without a header)
-/// until the Canary reached `phase`, read as the traffic reads it.
-async fn splits_until(ctx: &TestContext, phase: Phase) -> anyhow::Result<Vec<(i64, i64)>> {
-    fixtures::splits_until(ctx, "podinfo", phase, T).await
-}
-
-/// Waits until a request carrying `header` is routed by `split`.
-async fn wait_for_split(ctx: &TestContext, header: Header<'_>, split: (i64, i64)) -> anyhow::Result<()> {
-    let what = format!("requests with {header:?} routed {split:?}");
-    wait::poll_until(&what, T, Duration::from_millis(200), || async move {
-        Ok((routed(ctx, header).await == Some(split)).then_some(()))
-    })
-    .await
-}
 
 /// A healthy release steps the canary up by `stepWeight` to `maxWeight`
 /// on the route, promotes and hands all traffic back to the primary.
@@ -241,11 +178,6 @@ async fn istio_steps_up_and_promotes_with_the_traffic_policy_on_both_rules() {
         Ok(())
     })
     .await;
-}
-
-/// Objects as stored, with the fields serin's types do not know.
-fn stored_api<K: kube::Resource<DynamicType = ()>>(ctx: &TestContext) -> Api<DynamicObject> {
-    Api::namespaced_with(ctx.client.clone(), &ctx.namespace, &ApiResource::erase::<K>(&()))
 }
 
 /// During an A/B analysis only requests carrying `header` reach the
@@ -474,218 +406,6 @@ async fn gatewayapi_mirrors_during_a_blue_green_analysis() {
     with_namespace("mirror-gw", |ctx| async move {
         let _serin = setup(&ctx, "gatewayapi:v1").await?;
         mirrored_blue_green(&ctx, "gatewayapi:v1", None).await
-    })
-    .await;
-}
-
-/// A VirtualService the user had before the Canary: serin takes it over
-/// without losing the user's other fields, and `revertOnDeletion` puts the
-/// user's spec back (the object stays, released from the Canary).
-#[tokio::test]
-async fn istio_keeps_a_users_virtual_service_and_restores_it_on_deletion() {
-    with_namespace("istio-user-vs", |ctx| async move {
-        let _serin = setup(&ctx, "istio").await?;
-        let original = json!({
-            "hosts": ["podinfo"],
-            "exportTo": ["."],
-            "http": [{ "route": [{ "destination": { "host": "podinfo" } }] }],
-            "tcp": [{ "match": [{ "port": 3306 }], "route": [{ "destination": { "host": "mysql" } }] }]
-        });
-        let users: DynamicObject = serde_json::from_value(json!({
-            "apiVersion": "networking.istio.io/v1beta1",
-            "kind": "VirtualService",
-            "metadata": { "name": "podinfo", "annotations": { "example.com/owner": "team-web" } },
-            "spec": original
-        }))?;
-        let services = stored_api::<VirtualService>(&ctx);
-        let created = fixtures::create_fresh_kind(&services, &users).await?;
-
-        let mut body = canary(
-            "istio",
-            json!({ "stepWeight": 50, "maxWeight": 50, "metrics": builtin_metrics() }),
-        );
-        body["spec"]["revertOnDeletion"] = json!(true);
-        let canary = initialize(&ctx, body).await?;
-        let vs = services.get("podinfo").await?;
-        let saved: Value = serde_json::from_str(
-            vs.annotations()
-                .get(ORIGINAL_CONFIGURATION)
-                .context("the user's spec saved on takeover")?,
-        )?;
-        assert_eq!(saved, original);
-
-        let traffic = SimConfig {
-            canary_direct_rps: 10.0,
-            ..SimConfig::default()
-        };
-        let _sim = Simulator::start(&ctx, "podinfo", traffic).await?;
-        fixtures::set_image(&ctx, "podinfo", "podinfo:2").await?;
-        let seen = splits_until(&ctx, Phase::Succeeded).await?;
-        assert!(
-            seen.contains(&(50, 50)),
-            "the rollout ran on the user's object: {seen:?}"
-        );
-        let vs = services.get("podinfo").await?;
-        assert_eq!(vs.uid(), created.uid(), "the same object throughout");
-        assert_eq!(vs.data["spec"]["exportTo"], original["exportTo"]);
-        assert_eq!(vs.data["spec"]["tcp"], original["tcp"]);
-        assert_eq!(
-            vs.annotations().get("example.com/owner").map(String::as_str),
-            Some("team-web")
-        );
-        let saved_still: Value = serde_json::from_str(
-            vs.annotations()
-                .get(ORIGINAL_CONFIGURATION)
-                .context("still saved")?,
-        )?;
-        assert_eq!(saved_still, original, "never overwritten by serin's own spec");
-
-        let canaries: Api<Canary> = ctx.api();
-        canaries.delete("podinfo", &DeleteParams::default()).await?;
-        let uid = canary.uid().context("a stored Canary has a uid")?;
-        wait::for_deletion(&canaries, "podinfo", &uid, T).await?;
-        let vs = services
-            .get_opt("podinfo")
-            .await?
-            .ok_or_else(|| anyhow!("the user's VirtualService was deleted"))?;
-        assert_eq!(vs.uid(), created.uid());
-        assert_eq!(vs.data["spec"], original, "the user's spec is back");
-        assert!(
-            !vs.annotations().contains_key(ORIGINAL_CONFIGURATION),
-            "{:?}",
-            vs.annotations()
-        );
-        assert_eq!(
-            vs.annotations().get("example.com/owner").map(String::as_str),
-            Some("team-web")
-        );
-        assert!(
-            vs.owner_references().is_empty(),
-            "released: {:?}",
-            vs.owner_references()
-        );
-        Ok(())
-    })
-    .await;
-}
-
-/// A routing object the user made (`users`, with the apex name) before the
-/// Canary: serin runs a rollout through it, keeping the spec fields it does
-/// not write (`kept`), and when the Canary (`revertOnDeletion: true`) goes,
-/// the same object has the user's spec back and is released, not deleted.
-async fn users_route_comes_back_on_deletion(
-    ctx: &TestContext,
-    provider: &str,
-    routes: Api<DynamicObject>,
-    users: DynamicObject,
-    kept: &[&str],
-) -> anyhow::Result<()> {
-    let created = fixtures::create_fresh_kind(&routes, &users).await?;
-    // As stored: the API server may have defaulted fields of the user's spec.
-    let original = created.data["spec"].clone();
-
-    let mut body = canary(
-        provider,
-        json!({ "stepWeight": 50, "maxWeight": 50, "metrics": builtin_metrics() }),
-    );
-    body["spec"]["revertOnDeletion"] = json!(true);
-    let canary = initialize(ctx, body).await?;
-    let route = routes.get("podinfo").await?;
-    let saved: Value = serde_json::from_str(
-        route
-            .annotations()
-            .get(ORIGINAL_CONFIGURATION)
-            .context("the user's spec saved on takeover")?,
-    )?;
-    assert_eq!(saved, original, "{provider}");
-
-    let traffic = SimConfig {
-        canary_direct_rps: 10.0,
-        ..SimConfig::default()
-    };
-    let _sim = Simulator::start(ctx, "podinfo", traffic).await?;
-    fixtures::set_image(ctx, "podinfo", "podinfo:2").await?;
-    let seen = splits_until(ctx, Phase::Succeeded).await?;
-    assert!(
-        seen.contains(&(50, 50)),
-        "{provider}: the rollout ran on the user's object: {seen:?}"
-    );
-    let route = routes.get("podinfo").await?;
-    assert_eq!(
-        route.uid(),
-        created.uid(),
-        "{provider}: the same object throughout"
-    );
-    for field in kept {
-        assert_eq!(route.data["spec"][field], original[field], "{provider}: {field}");
-    }
-
-    let canaries: Api<Canary> = ctx.api();
-    canaries.delete("podinfo", &DeleteParams::default()).await?;
-    let uid = canary.uid().context("a stored Canary has a uid")?;
-    wait::for_deletion(&canaries, "podinfo", &uid, T).await?;
-    let route = routes
-        .get_opt("podinfo")
-        .await?
-        .ok_or_else(|| anyhow!("{provider}: the user's routing object was deleted"))?;
-    assert_eq!(route.uid(), created.uid(), "{provider}");
-    assert_eq!(
-        route.data["spec"], original,
-        "{provider}: the user's spec is back"
-    );
-    assert!(
-        !route.annotations().contains_key(ORIGINAL_CONFIGURATION),
-        "{provider}: {:?}",
-        route.annotations()
-    );
-    assert_eq!(
-        route.annotations().get("example.com/owner").map(String::as_str),
-        Some("team-web"),
-        "{provider}"
-    );
-    assert!(
-        route.owner_references().is_empty(),
-        "{provider}: released: {:?}",
-        route.owner_references()
-    );
-    Ok(())
-}
-
-#[tokio::test]
-async fn linkerd_keeps_a_users_traffic_split_and_restores_it_on_deletion() {
-    with_namespace("linkerd-user-ts", |ctx| async move {
-        let _serin = setup(&ctx, "linkerd").await?;
-        let users: DynamicObject = serde_json::from_value(json!({
-            "apiVersion": "split.smi-spec.io/v1alpha1",
-            "kind": "TrafficSplit",
-            "metadata": { "name": "podinfo", "annotations": { "example.com/owner": "team-web" } },
-            "spec": { "service": "podinfo", "backends": [{ "service": "podinfo", "weight": "100" }] }
-        }))?;
-        let routes = stored_api::<v1alpha1::TrafficSplit>(&ctx);
-        users_route_comes_back_on_deletion(&ctx, "linkerd", routes, users, &[]).await
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn gatewayapi_keeps_a_users_http_route_and_restores_it_on_deletion() {
-    with_namespace("gw-user-route", |ctx| async move {
-        let _serin = setup(&ctx, "gatewayapi:v1").await?;
-        let users: DynamicObject = serde_json::from_value(json!({
-            "apiVersion": "gateway.networking.k8s.io/v1",
-            "kind": "HTTPRoute",
-            "metadata": { "name": "podinfo", "annotations": { "example.com/owner": "team-web" } },
-            "spec": {
-                "parentRefs": [{ "name": "public-gateway", "namespace": "gateways" }],
-                "hostnames": ["podinfo.example.com"],
-                "rules": [{
-                    "matches": [{ "path": { "type": "PathPrefix", "value": "/" } }],
-                    "backendRefs": [{ "name": "podinfo", "port": 9898 }]
-                }]
-            }
-        }))?;
-        let routes = stored_api::<HTTPRoute>(&ctx);
-        users_route_comes_back_on_deletion(&ctx, "gatewayapi:v1", routes, users, &["hostnames"]).await
     })
     .await;
 }
