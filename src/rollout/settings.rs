@@ -102,9 +102,7 @@ impl Settings {
         let ab_testing = !analysis.match_.is_empty()
             && provider != "kubernetes"
             && matches!(strategy, Strategy::BlueGreen { .. });
-        let traffic_split =
-            provider.starts_with("smi") || (provider == "linkerd" && spec.service.gateway_refs.is_empty());
-        if ab_testing && traffic_split {
+        if ab_testing && crate::router::routes_with_traffic_split(spec, provider) {
             return Err(InvalidSpec::NoRequestMatching(provider.to_string()));
         }
 

@@ -40,7 +40,7 @@ use async_trait::async_trait;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::{Client, Resource, ResourceExt};
 
-use crate::api::Canary;
+use crate::api::{Canary, CanarySpec};
 use crate::applied::Applied;
 use crate::rollout::Weights;
 
@@ -136,7 +136,7 @@ pub fn router_for_canary(
     client: Client,
     applied: Arc<Applied>,
 ) -> Result<Arc<dyn Router>, RouterError> {
-    router_with(routing_provider(canary, provider), client, applied)
+    router_with(routing_provider(&canary.spec, provider), client, applied)
 }
 
 /// The provider whose router routes `canary`. `linkerd` with
@@ -144,8 +144,8 @@ pub fn router_for_canary(
 /// whose parent is the Service), so it routes with the Gateway API router;
 /// the provider name still picks Linkerd's builtin metrics. Without
 /// gatewayRefs, `linkerd` keeps writing the SMI TrafficSplit.
-pub fn routing_provider<'a>(canary: &Canary, provider: &'a str) -> &'a str {
-    if provider == "linkerd" && !canary.spec.service.gateway_refs.is_empty() {
+pub fn routing_provider<'a>(spec: &CanarySpec, provider: &'a str) -> &'a str {
+    if provider == "linkerd" && !spec.service.gateway_refs.is_empty() {
         "gatewayapi:v1"
     } else {
         provider
@@ -168,6 +168,13 @@ fn table_name(provider: &str) -> &str {
         None if rest.is_empty() || is_version(rest) => provider,
         None => "smi",
     }
+}
+
+/// Whether `spec` is routed with an SMI TrafficSplit, which cannot match
+/// requests (so no A/B testing).
+pub fn routes_with_traffic_split(spec: &CanarySpec, provider: &str) -> bool {
+    let routed = routing_provider(spec, provider);
+    routed == "linkerd" || table_name(routed).starts_with("smi")
 }
 
 /// Whether [`router_with`] has a router for `provider`.
@@ -385,16 +392,20 @@ mod tests {
     fn linkerd_with_gateway_refs_routes_with_an_http_route() {
         let mut canary = fixtures::canary();
         canary.spec.service.gateway_refs.clear();
-        assert_eq!(routing_provider(&canary, "linkerd"), "linkerd", "a TrafficSplit");
+        assert_eq!(
+            routing_provider(&canary.spec, "linkerd"),
+            "linkerd",
+            "a TrafficSplit"
+        );
         canary.spec.service.gateway_refs = vec![
             serde_json::from_value(
                 serde_json::json!({ "name": "podinfo", "kind": "Service", "group": "core", "port": 9898 }),
             )
             .expect("a Service parent"),
         ];
-        assert_eq!(routing_provider(&canary, "linkerd"), "gatewayapi:v1");
+        assert_eq!(routing_provider(&canary.spec, "linkerd"), "gatewayapi:v1");
         for other in ["istio", "gatewayapi:v1", "smi:v1alpha2", "kubernetes"] {
-            assert_eq!(routing_provider(&canary, other), other);
+            assert_eq!(routing_provider(&canary.spec, other), other);
         }
     }
 
